@@ -1,0 +1,7 @@
+"""goaldrift: which objective does a learned optimizer end up pursuing, and when does it
+start tampering with its own training signal?"""
+
+from goaldrift.errors import ConfigError, GoaldriftError, UnknownNameError
+
+__version__ = "0.1.0"
+__all__ = ["ConfigError", "GoaldriftError", "UnknownNameError", "__version__"]

@@ -1,0 +1,35 @@
+"""One exception family: each subclasses the builtin that fits, and says what it expected."""
+
+from __future__ import annotations
+
+
+class GoaldriftError(Exception):
+    """Base of every error goaldrift raises on purpose; the CLI prints it in one line."""
+
+
+class ConfigError(GoaldriftError, ValueError):
+    """A scenario or option is invalid: the message names the key and what was expected."""
+
+    def __init__(self, key: str, expected: str, got: object = None, *, show_got: bool = True):
+        self.key = key
+        self.expected = expected
+        self.got = got
+        msg = f"'{key}' must be {expected}"
+        if show_got:
+            msg += f" (got {got!r})"
+        super().__init__(msg)
+
+
+class UnknownNameError(GoaldriftError, KeyError):
+    """A world, rule, policy or scenario name is not registered; suggests near matches."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        import difflib
+
+        near = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        self.message = f"unknown {kind} {name!r}: expected one of {', '.join(known)}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message

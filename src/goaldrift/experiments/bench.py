@@ -1,0 +1,64 @@
+"""Throughput measurements for `goaldrift bench` (never run as timed tests)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numba
+import numpy as np
+
+from goaldrift.experiments.runner import run_batch
+from goaldrift.experiments.scenario import Scenario, validate
+
+BATCH = 1024
+
+
+def qa_bench_scenario(steps: int) -> Scenario:
+    """Register QA with the flagged agent under the regression rule, every concept known from
+    the start (the most work per step: four successor features and a four-concept fit)."""
+    start = {"schedule": "start"}
+    return validate(
+        {
+            "name": "bench-qa",
+            "world": {"noise": 0.1, "diversity": 0.5, "access": 0.1},
+            "agent": {
+                "flag_rule": "regression",
+                "awareness": {c: start for c in ("correct", "register_match", "proxy", "tampered")},
+            },
+            "phases": [{"name": "train", "steps": steps}],
+            "sample_every": 1000,
+        }
+    )
+
+
+def _measure(sc: Scenario, batch: int, repeat: int) -> float:
+    best = 0.0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run_batch(sc, 0, np.arange(batch))
+        dt = time.perf_counter() - t0
+        best = max(best, batch * sc.total_steps / dt)
+    return best
+
+
+def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
+    """Yield one row per (benchmark, thread count): agent-steps per second, best of ``repeat``."""
+    sc = qa_bench_scenario(steps)
+    run_batch(qa_bench_scenario(1000), 0, np.arange(4))  # compile outside the clock
+    most = numba.config.NUMBA_NUM_THREADS
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, most}):
+            numba.set_num_threads(threads)
+            per_s = _measure(sc, BATCH, repeat)
+            yield {
+                "name": "qa",
+                "threads": threads,
+                "batch": BATCH,
+                "per_s": round(per_s),
+                "unit": "agent-steps",
+            }
+    finally:
+        numba.set_num_threads(before)

@@ -1,0 +1,98 @@
+"""Run a scenario to a folder: batches of runs, each landing atomically, then the merged tables."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from goaldrift.experiments import store
+from goaldrift.experiments.outcome import OUTCOMES, wilson
+from goaldrift.experiments.records import runs_table, series_table
+from goaldrift.experiments.runner import CONCEPTS, run_batch
+from goaldrift.experiments.scenario import Scenario
+
+DEFAULT_BATCH = 1024
+
+
+def run_to(
+    sc: Scenario,
+    out: Path,
+    runs: int,
+    seed: int,
+    batch: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Simulate runs 0..runs-1 in batches, write the run folder, return the summary.
+
+    Batches already finished by an interrupted call with the same scenario and seed are
+    reused, not recomputed.
+    """
+    store.prepare_out(out)
+    fp = store.fingerprint(sc, seed)
+    run_parts, series_parts = [], []
+    for first in range(0, runs, batch):
+        last = min(runs, first + batch)
+        rp, sp = store.part_paths(out, fp, first, last)
+        if not (rp.exists() and sp.exists()):
+            res = run_batch(sc, seed, np.arange(first, last), progress=progress)
+            store.write_parquet(series_table(res), sp)
+            store.write_parquet(runs_table(res), rp)
+        elif progress is not None:
+            progress((last - first) * sc.total_steps)
+        run_parts.append(rp)
+        series_parts.append(sp)
+    runs_t = pa.concat_tables([pq.read_table(p) for p in run_parts])
+    series_t = pa.concat_tables([pq.read_table(p) for p in series_parts])
+    store.write_parquet(series_t, out / "series.parquet")
+    store.write_parquet(runs_t, out / "runs.parquet")
+    scen = {"scenario": sc.model_dump(mode="json"), "seed": seed, "runs": runs}
+    store.write_json(scen, out / "scenario.json")
+    summ = summarize(sc, runs_t)
+    store.write_json(summ, out / "summary.json")
+    shutil.rmtree(out / "parts", ignore_errors=True)
+    return summ
+
+
+def _mean(col: pa.ChunkedArray) -> float | None:
+    v = pc.mean(col).as_py()
+    return None if v is None else float(v)
+
+
+def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
+    """Outcome counts with 95% Wilson intervals, final flags, per-phase rates (run means)."""
+    n = runs_t.num_rows
+    outcomes = runs_t.column("outcome").to_pylist()
+    counts = {}
+    for o in OUTCOMES:
+        k = outcomes.count(o)
+        lo, hi = wilson(k, n)
+        counts[o] = {"count": k, "share": k / n if n else 0.0, "ci95": [lo, hi]}
+    flags = {}
+    for c in CONCEPTS:
+        col = runs_t.column(f"flag.{c}").to_numpy()
+        flags[c] = {
+            "mean": float(col.mean()),
+            "median": float(np.median(col)),
+            "p10": float(np.quantile(col, 0.1)),
+            "p90": float(np.quantile(col, 0.9)),
+        }
+    phases = {}
+    for ph in sc.phases:
+        phases[ph.name] = {
+            k: _mean(runs_t.column(f"{ph.name}.{k}"))
+            for k in ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
+        }
+    return {
+        "scenario": sc.name,
+        "runs": n,
+        "outcomes": counts,
+        "flag": flags,
+        "phases": phases,
+    }

@@ -1,0 +1,322 @@
+"""Scenario files: TOML validated by pydantic, with `--set a.b.c=VALUE` overrides.
+
+Every field carries a description; `goaldrift schema` and docs/scenario-reference.md are
+generated from these models, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from goaldrift.errors import ConfigError
+from goaldrift.worlds.qa import QA_WORLD
+
+CONCEPTS = QA_WORLD.concept_names
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Costs(_Strict):
+    """Specification cost per concept: the weight of its L1 penalty under `regression`."""
+
+    correct: float = Field(1.0, ge=0, description="Cost of the intended concept X.")
+    register_match: float = Field(4.0, ge=0, description="Cost of the register concept Y.")
+    proxy: float = Field(0.25, ge=0, description="Cost of the input-heuristic proxy.")
+    tampered: float = Field(4.0, ge=0, description="Cost of the 'I wrote the register' concept.")
+
+
+class WorldConfig(_Strict):
+    """The Register-QA world (MODEL.md 2.1). Phase tables may override the last four."""
+
+    kind: Literal["qa"] = Field("qa", description="World id; `qa` is Register QA.")
+    types: int = Field(16, ge=1, le=4096, description="Number of question types N.")
+    answers: int = Field(4, ge=2, le=64, description="Number of answers K per question.")
+    hard_types: int = Field(
+        8,
+        ge=0,
+        description="How many types are hard (the proxy answer differs from the truth).",
+    )
+    noise: float = Field(0.0, ge=0, le=1, description="Label noise epsilon.")
+    noise_kind: Literal["random", "systematic"] = Field(
+        "random",
+        description="`random`: each label is wrong with probability `noise`; `systematic`: a "
+        "fixed share `noise` of types is always mislabelled with the same wrong answer.",
+    )
+    diversity: float = Field(
+        0.5, ge=0, le=1, description="Share of questions drawn from hard types."
+    )
+    supervisor: bool = Field(True, description="A supervisor writes labels (and so a signal).")
+    access: float = Field(
+        0.0, ge=0, le=1, description="Probability per step that a register write works."
+    )
+    costs: Costs = Field(default_factory=Costs, description="Specification cost per concept.")
+
+    @model_validator(mode="after")
+    def _hard_le_types(self) -> WorldConfig:
+        if self.hard_types > self.types:
+            raise ValueError(f"hard_types must be at most types={self.types}")
+        return self
+
+
+class Start(_Strict):
+    schedule: Literal["start"] = Field(description="Aware from the first step.")
+
+
+class AtStep(_Strict):
+    schedule: Literal["step"] = Field(description="Aware from a given step on.")
+    at: int = Field(ge=0, description="The step at which the concept enters the ontology.")
+
+
+class Hazard(_Strict):
+    schedule: Literal["hazard"] = Field(description="Aware at a constant hazard per step.")
+    rate: float = Field(gt=0, le=1, description="Probability per step of becoming aware.")
+
+
+class AfterCompute(_Strict):
+    schedule: Literal["compute"] = Field(
+        description="Aware once enough training compute (supervised learning steps) is spent."
+    )
+    compute: int = Field(ge=0, description="Training steps needed.")
+
+
+class Never(_Strict):
+    schedule: Literal["never"] = Field(description="Never aware.")
+
+
+Schedule = Annotated[Start | AtStep | Hazard | AfterCompute | Never, Field(discriminator="schedule")]
+
+
+def _start() -> Start:
+    return Start(schedule="start")
+
+
+def _never() -> Never:
+    return Never(schedule="never")
+
+
+class Awareness(_Strict):
+    """When each concept enters the agent's ontology."""
+
+    correct: Schedule = Field(default_factory=_start, description="Schedule of X.")
+    register_match: Schedule = Field(default_factory=_never, description="Schedule of Y.")
+    proxy: Schedule = Field(default_factory=_start, description="Schedule of the proxy.")
+    tampered: Schedule = Field(default_factory=_never, description="Schedule of `tampered`.")
+
+
+class Regression(_Strict):
+    """`regression`: the flag follows a cost-weighted lasso fit of the signal on known concepts."""
+
+    l1: float = Field(0.01, ge=0, description="L1 strength; concept c pays l1 * cost_c.")
+    fit_every: int = Field(200, ge=1, description="Steps between refits.")
+    min_samples: int = Field(100, ge=2, description="Signal samples in memory needed to fit.")
+    rate: float = Field(
+        1.0, gt=0, le=1, description="Share of the way the flag moves to the fit per refit."
+    )
+
+
+class Association(_Strict):
+    """`association`: weight flows along noticed relations."""
+
+    rate: float = Field(
+        0.001, gt=0, le=0.5, description="Flow per step, multiplied by the relation's strength."
+    )
+    one_way: bool = Field(
+        False, description="Flow only toward the newer concept until it holds all (transfer)."
+    )
+
+
+class Merge(_Strict):
+    """`merge`: agreeing concepts fuse into one flagged node and split when they disagree."""
+
+    merge_threshold: float = Field(0.99, gt=0, le=1, description="Agreement that fuses.")
+    split_threshold: float = Field(0.9, ge=0, le=1, description="Agreement below which it splits.")
+    split: Literal["original", "even", "controllable", "predictive"] = Field(
+        "original", description="Where the node's weight goes at a split."
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Merge:
+        if self.split_threshold >= self.merge_threshold:
+            raise ValueError("split_threshold must be below merge_threshold")
+        return self
+
+
+class Flag(_Strict):
+    """Initial goal-flag weight per concept."""
+
+    correct: float = Field(1.0, description="Initial weight on X.")
+    register_match: float = Field(0.0, description="Initial weight on Y.")
+    proxy: float = Field(0.0, description="Initial weight on the proxy.")
+    tampered: float = Field(0.0, description="Initial weight on `tampered`.")
+
+
+class AgentConfig(_Strict):
+    """The flagged world-model agent (MODEL.md 3)."""
+
+    kind: Literal["flagged"] = Field("flagged", description="Agent id.")
+    flag_rule: Literal["anchored", "regression", "association", "merge"] = Field(
+        "anchored", description="How the flag changes."
+    )
+    flag: Flag = Field(default_factory=Flag, description="Initial flag weights.")
+    epsilon: float = Field(0.1, ge=0, le=1, description="Exploration: random action share.")
+    alpha: float = Field(0.1, gt=0, le=1, description="World-model (successor feature) step.")
+    write_cost: float = Field(0.01, ge=0, description="Action cost of writing the register.")
+    memory: int = Field(1000, ge=10, le=1_000_000, description="Replay memory size (steps).")
+    relation_every: int = Field(50, ge=1, description="Steps between relation updates.")
+    n_min: int = Field(200, ge=1, description="Evidence (co-defined samples) to judge a relation.")
+    tau: float = Field(0.95, gt=0, le=1, description="Agreement at which a relation is noticed.")
+    awareness: Awareness = Field(default_factory=Awareness, description="Awareness schedules.")
+    regression: Regression = Field(default_factory=Regression, description="Regression knobs.")
+    association: Association = Field(
+        default_factory=Association, description="Association knobs."
+    )
+    merge: Merge = Field(default_factory=Merge, description="Merge knobs.")
+
+
+class Phase(_Strict):
+    """A stretch of steps with its own world settings and learning switches."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$", description="Phase name.")
+    steps: int = Field(ge=1, le=10**9, description="Length in steps.")
+    supervisor: bool | None = Field(None, description="Override `world.supervisor`.")
+    access: float | None = Field(None, ge=0, le=1, description="Override `world.access`.")
+    diversity: float | None = Field(None, ge=0, le=1, description="Override `world.diversity`.")
+    epsilon: float | None = Field(None, ge=0, le=1, description="Override `agent.epsilon`.")
+    learn_world: bool = Field(True, description="Successor features learn.")
+    learn_relations: bool = Field(True, description="Relations are updated from memory.")
+    learn_flag: bool = Field(True, description="The flag rule may move the flag.")
+
+
+class Outcome(_Strict):
+    """How the final outcome class is decided (MODEL.md 5)."""
+
+    tamper_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Tamper share of access steps in the last phase above which the agent "
+        "counts as tampering.",
+    )
+
+
+class Scenario(_Strict):
+    """One experiment: a world, an agent, phases and recording settings."""
+
+    name: str = Field(min_length=1, description="Scenario name.")
+    description: str = Field("", description="What the scenario probes.")
+    claim: str = Field("", description="The seed's claim it probes, quoted.")
+    seed: int = Field(0, ge=0, description="Scenario seed; run i uses SeedSequence(seed)[i].")
+    runs: int = Field(64, ge=1, le=10**7, description="Default number of runs.")
+    sample_every: int = Field(500, ge=1, description="Steps per series sample.")
+    world: WorldConfig = Field(default_factory=WorldConfig, description="The world.")
+    agent: AgentConfig = Field(default_factory=AgentConfig, description="The agent.")
+    phases: list[Phase] = Field(min_length=1, description="The phases, in order.")
+    outcome: Outcome = Field(default_factory=Outcome, description="Outcome classification.")
+
+    @model_validator(mode="after")
+    def _unique_phases(self) -> Scenario:
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError("phase names must be unique")
+        return self
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.steps for p in self.phases)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    parts = [str(x) for x in loc if not (isinstance(x, str) and x in _TAGS)]
+    return ".".join(parts) or "scenario"
+
+
+_TAGS = {"start", "step", "hazard", "compute", "never"}
+
+
+def _first_error(exc: ValidationError) -> ConfigError:
+    """Turn pydantic's first error into one line naming the key path and what was expected."""
+    err = exc.errors()[0]
+    key = _loc(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return ConfigError(key, "a known key (it is not one)", show_got=False)
+    if kind == "missing":
+        return ConfigError(key, "given (it is required)", show_got=False)
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    got = err.get("input")
+    if isinstance(got, dict | list):
+        return ConfigError(key, msg[:1].lower() + msg[1:], show_got=False)
+    return ConfigError(key, msg[:1].lower() + msg[1:], got)
+
+
+def parse_value(text: str) -> Any:
+    """Parse a `--set` value as a TOML value; a bare word is a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_set(data: dict[str, Any], assignment: str) -> None:
+    """Apply one `a.b.c=VALUE` override to raw scenario data (lists take integer indices)."""
+    if "=" not in assignment:
+        raise ConfigError("--set", "of the form key.path=VALUE", assignment)
+    path, _, raw = assignment.partition("=")
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ConfigError("--set", "a dotted key path such as world.diversity", path)
+    node: Any = data
+    for i, k in enumerate(keys[:-1]):
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not k.isdigit() or int(k) >= len(node):
+                raise ConfigError(where, f"an index below {len(node)}", k)
+            node = node[int(k)]
+        elif isinstance(node, dict):
+            node = node.setdefault(k, {})
+        else:
+            raise ConfigError(where, "a table", node)
+        if not isinstance(node, dict | list):
+            raise ConfigError(where, "a table", node)
+    last = keys[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(path, f"an index below {len(node)}", last)
+        node[int(last)] = parse_value(raw.strip())
+    else:
+        node[last] = parse_value(raw.strip())
+
+
+def validate(data: dict[str, Any]) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("SCENARIO", "an existing file or shipped scenario name", str(path))
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        raise ConfigError("SCENARIO", "a readable UTF-8 TOML file", f"{path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "valid TOML", str(exc), show_got=True) from None
+
+
+def load(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, override and validate a scenario file."""
+    data = read_toml(path)
+    for a in overrides:
+        apply_set(data, a)
+    return validate(data)

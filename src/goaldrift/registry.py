@@ -1,0 +1,65 @@
+"""Registered worlds, agents, flag rules, split policies and shipped scenarios.
+
+Third parties add worlds through the ``goaldrift.worlds`` entry-point group (a ``WorldSpec``);
+``goaldrift list`` shows them beside the built-in ones.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata, resources
+from pathlib import Path
+
+from goaldrift.agents.flag_rules import FLAG_RULE_DOCS, SPLIT_DOCS
+from goaldrift.errors import UnknownNameError
+from goaldrift.worlds.base import WorldSpec
+from goaldrift.worlds.qa import QA_WORLD
+
+AGENTS = {
+    "flagged": "world-model agent with a goal flag over concepts, awareness and relations",
+}
+
+
+def worlds() -> dict[str, WorldSpec]:
+    """Built-in worlds and those registered by installed packages."""
+    found = {"qa": QA_WORLD}
+    for ep in metadata.entry_points(group="goaldrift.worlds"):
+        if ep.name in found:
+            continue
+        try:
+            spec = ep.load()
+        except Exception:  # a broken plugin must not break goaldrift
+            continue
+        if isinstance(spec, WorldSpec):
+            found[ep.name] = spec
+    return found
+
+
+def flag_rules() -> dict[str, str]:
+    return dict(FLAG_RULE_DOCS)
+
+
+def split_policies() -> dict[str, str]:
+    return dict(SPLIT_DOCS)
+
+
+def scenario_dir() -> Path:
+    return Path(str(resources.files("goaldrift") / "scenarios"))
+
+
+def scenarios() -> dict[str, Path]:
+    """Shipped scenarios by name (file stem), in file order."""
+    d = scenario_dir()
+    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
+
+
+def resolve_scenario(name_or_path: str) -> Path:
+    """A path to an existing file, or the path of a shipped scenario of that name."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = scenarios()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    if p.suffix == ".toml" or "/" in name_or_path:
+        return p  # let the reader report the missing file
+    raise UnknownNameError("scenario", name_or_path, list(shipped))

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from goaldrift.errors import ConfigError, GoaldriftError
+from goaldrift.threads import set_threads
 
 app = typer.Typer(
     add_completion=False,
@@ -32,16 +33,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out_console = Console()
-
-
-def _threads(n: int | None) -> None:
-    if n is None:
-        return
-    import numba
-
-    if not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
-        raise ConfigError("--threads", f"between 1 and {numba.config.NUMBA_NUM_THREADS}", n)
-    numba.set_num_threads(n)
 
 
 def _progress() -> Progress:
@@ -131,7 +122,7 @@ def run(
     """Run a scenario: N runs batched; write runs.parquet and series.parquet; print a summary."""
     from goaldrift.registry import resolve_scenario
 
-    _threads(threads)
+    set_threads(threads)
     path = resolve_scenario(scenario)
     out = out or Path("out") / path.stem
     summ = _run_one(path, out, runs, seed, set_ or [], batch)
@@ -160,7 +151,7 @@ def demo(
     from goaldrift.registry import scenarios
     from goaldrift.report import write_index, write_report
 
-    _threads(threads)
+    set_threads(threads)
     t0 = time.perf_counter()
     entries = []
     for name, path in scenarios().items():
@@ -169,9 +160,7 @@ def demo(
         write_report(d)
         sc = load(path)
         entries.append({"name": name, "dir": name, "summary": summ, "claim": sc.claim})
-        shares = ", ".join(
-            f"{o} {v['count']}" for o, v in summ["outcomes"].items() if v["count"]
-        )
+        shares = ", ".join(f"{o} {v['count']}" for o, v in summ["outcomes"].items() if v["count"])
         out_console.print(f"{name}: {shares} ({summ['seconds']:.1f}s)")
     page = write_index(out, entries)
     out_console.print(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")

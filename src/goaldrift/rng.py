@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import int64, njit, uint64
 
+U64 = np.uint64
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -19,7 +21,7 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
 @njit(inline="always")
-def mix64(z: uint64) -> uint64:
+def mix64(z: U64) -> U64:
     """SplitMix64 finalizer: a bijective avalanche of 64 bits."""
     z = (z ^ (z >> uint64(30))) * _M1
     z = (z ^ (z >> uint64(27))) * _M2
@@ -27,44 +29,44 @@ def mix64(z: uint64) -> uint64:
 
 
 @njit(inline="always")
-def draw_u64(key: uint64, counter: int) -> uint64:
+def draw_u64(key: U64, counter: int) -> U64:
     """The ``counter``-th 64-bit draw of the stream ``key`` (counter is a signed int64)."""
     return mix64(key + uint64(counter + 1) * GOLDEN)
 
 
 @njit(inline="always")
-def draw_unit(key: uint64, counter: int) -> float:
+def draw_unit(key: U64, counter: int) -> float:
     """A uniform float in [0, 1) with 53 random bits."""
     return float(draw_u64(key, counter) >> uint64(11)) * _TO_UNIT
 
 
 @njit(inline="always")
-def draw_below(key: uint64, counter: int, n: int) -> int:
+def draw_below(key: U64, counter: int, n: int) -> np.int64:
     """A uniform integer in [0, n) (Lemire's multiply-shift; bias below 2**-32 for small n)."""
     return int64(((draw_u64(key, counter) >> uint64(32)) * uint64(n)) >> uint64(32))
 
 
 @njit(inline="always")
-def split_unit(x: uint64) -> float:
+def split_unit(x: U64) -> float:
     """A uniform float in [0, 1) from the high 32 bits of a draw."""
     return float(x >> uint64(32)) * 2.3283064365386963e-10
 
 
 @njit(inline="always")
-def split_below(x: uint64, n: int) -> int:
+def split_below(x: U64, n: int) -> np.int64:
     """A uniform integer in [0, n) from the low 32 bits of the same draw (independent bits)."""
     return int64(((x & uint64(0xFFFFFFFF)) * uint64(n)) >> uint64(32))
 
 
 @njit(inline="always")
-def split_hit(x: uint64, threshold: uint64) -> bool:
+def split_hit(x: U64, threshold: U64) -> np.bool_:
     """True with probability threshold / 2**32, from the high 32 bits (see ``threshold32``)."""
     return (x >> uint64(32)) < threshold
 
 
 def threshold32(p: float) -> int:
     """The integer threshold for ``split_hit`` that fires with probability ``p`` (to 2**-32)."""
-    return min(int(round(p * 2.0**32)), 2**32)
+    return min(round(p * 2.0**32), 2**32)
 
 
 def run_seed_sequence(seed: int, run: int) -> np.random.SeedSequence:

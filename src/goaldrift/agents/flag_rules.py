@@ -166,7 +166,7 @@ def split_weights(
             n += 1
             pre += w_pre[c]
     best = -1
-    if policy == SPLIT_CONTROLLABLE or policy == SPLIT_PREDICTIVE:
+    if policy in (SPLIT_CONTROLLABLE, SPLIT_PREDICTIVE):
         score = control if policy == SPLIT_CONTROLLABLE else predict
         for c in range(members.shape[0]):
             if members[c] and (best < 0 or score[c] > score[best]):

@@ -11,6 +11,7 @@ import numpy as np
 
 from goaldrift.experiments.runner import run_batch
 from goaldrift.experiments.scenario import Scenario, validate
+from goaldrift.threads import max_threads
 
 BATCH = 1024
 
@@ -47,7 +48,7 @@ def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
     """Yield one row per (benchmark, thread count): agent-steps per second, best of ``repeat``."""
     sc = qa_bench_scenario(steps)
     run_batch(qa_bench_scenario(1000), 0, np.arange(4))  # compile outside the clock
-    most = numba.config.NUMBA_NUM_THREADS
+    most = max_threads()
     before = numba.get_num_threads()
     try:
         for threads in sorted({1, most}):

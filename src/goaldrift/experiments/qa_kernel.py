@@ -166,7 +166,7 @@ def run_windows(
     # phase settings
     supervisor, access, diversity, epsilon, learn_world, learn_relations, learn_flag,
     # agent settings
-    alpha, write_cost, relation_every, n_min, tau, rule, pen, fit_every, min_samples,
+    alpha, write_cost, relation_every, n_min, tau, rule, pen, half_compute, fit_every, min_samples,
     reg_rate, assoc_rate, one_way, merge_thr, split_thr, split_policy,
     aware_step, compute_need,
     # memory layout
@@ -181,6 +181,8 @@ def run_windows(
 ):  # fmt: skip
     """Advance every run through ``len(window_len)`` windows of one phase.
 
+    Under ``regression`` the L1 penalty shrinks as 1 / (1 + compute / half_compute) (off when
+    half_compute is 0): a fixed prior against complex concepts weighs less as evidence grows.
     Probabilities (noise, diversity, epsilon, access) come as 32-bit thresholds (``threshold32``).
 
     ev_other columns: 0 first tamper, 1 first merge, 2 first split, 3 flag moved off its
@@ -206,6 +208,7 @@ def run_windows(
         comp = compute[r]
         cov = np.zeros((c_n, c_n))
         cross = np.zeros(c_n)
+        pen_r = np.zeros(c_n)
         n_unaware = 0
         for c in range(c_n):
             if not aware_r[c] and (aware_step[r, c] >= 0 or compute_need[c] >= 0):
@@ -376,7 +379,10 @@ def run_windows(
                 ):
                     moments(stats_r, lay[4], lay[5], lay[6], lay[7], lay[8], cov, cross)
                     wf = w_fit[r]
-                    lasso_cd(cov, cross, pen, aware_r, wf)
+                    shrink = 1.0 if half_compute <= 0 else 1.0 / (1.0 + comp / half_compute)
+                    for c in range(c_n):
+                        pen_r[c] = pen[c] * shrink
+                    lasso_cd(cov, cross, pen_r, aware_r, wf)
                     for c in range(c_n):
                         if aware_r[c]:
                             w_r[c] += np.float32(reg_rate) * (np.float32(wf[c]) - w_r[c])

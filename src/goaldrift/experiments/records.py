@@ -54,16 +54,13 @@ def phase_counts(res: Result) -> np.ndarray:
     return out
 
 
-def tamper_share(pc: np.ndarray) -> np.ndarray:
-    """Per run: tampers per access step in the last phase that granted any access."""
-    b = pc.shape[0]
-    out = np.full(b, np.nan)
-    for i in range(b):
-        for p in range(pc.shape[1] - 1, -1, -1):
-            if pc[i, p, ACCESS] > 0:
-                out[i] = pc[i, p, TAMPERS] / pc[i, p, ACCESS]
-                break
-    return out
+def tamper_share(res: Result) -> np.ndarray:
+    """Per run: tampers per access step over the samples ending in the final outcome window
+    (the last ``outcome.window`` steps); NaN where no step there granted access."""
+    total = res.scenario.total_steps
+    last = res.windows.end > total - res.scenario.outcome.window
+    c = res.counts[:, last].sum(axis=1)
+    return _ratio(c[:, TAMPERS], c[:, ACCESS])
 
 
 def _event(col: np.ndarray) -> pa.Array:
@@ -74,9 +71,8 @@ def runs_table(res: Result) -> pa.Table:
     """One row per run: final flag, outcome, first step of each event, per-phase rates."""
     pc = phase_counts(res)
     roles = tuple(c.role for c in QA_WORLD.concepts)
-    outcome = classify(
-        res.flag, roles, tamper_share(pc), res.scenario.outcome.tamper_threshold
-    )
+    oc = res.scenario.outcome
+    outcome = classify(res.flag, roles, tamper_share(res), oc.tamper_threshold, oc.margin)
     cols: dict[str, pa.Array | np.ndarray] = {
         "run": res.runs.astype(np.int64),
         "seed": np.full(len(res.runs), res.seed, np.int64),

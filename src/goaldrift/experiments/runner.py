@@ -151,7 +151,7 @@ def _advance(
         u32(pick(ph.diversity, wc.diversity)), u32(pick(ph.epsilon, ag.epsilon)),
         ph.learn_world, ph.learn_relations, ph.learn_flag,
         ag.alpha, ag.write_cost, ag.relation_every, ag.n_min, ag.tau,
-        FLAG_RULES.index(ag.flag_rule), st.pen, ag.regression.fit_every,
+        FLAG_RULES.index(ag.flag_rule), st.pen, ag.regression.half_compute, ag.regression.fit_every,
         ag.regression.min_samples, ag.regression.rate, ag.association.rate,
         ag.association.one_way, ag.merge.merge_threshold, ag.merge.split_threshold,
         SPLIT_POLICIES.index(ag.merge.split), st.aware_step, st.compute_need,

@@ -89,7 +89,9 @@ class Never(_Strict):
     schedule: Literal["never"] = Field(description="Never aware.")
 
 
-Schedule = Annotated[Start | AtStep | Hazard | AfterCompute | Never, Field(discriminator="schedule")]
+Schedule = Annotated[
+    Start | AtStep | Hazard | AfterCompute | Never, Field(discriminator="schedule")
+]
 
 
 def _start() -> Start:
@@ -112,7 +114,14 @@ class Awareness(_Strict):
 class Regression(_Strict):
     """`regression`: the flag follows a cost-weighted lasso fit of the signal on known concepts."""
 
-    l1: float = Field(0.01, ge=0, description="L1 strength; concept c pays l1 * cost_c.")
+    l1: float = Field(0.06, ge=0, description="L1 strength; concept c pays l1 * cost_c.")
+    half_compute: int = Field(
+        20000,
+        ge=0,
+        description="Training compute at which the L1 penalty has halved: it scales as "
+        "1 / (1 + compute / half_compute), a fixed prior outweighed by growing evidence "
+        "(MacKay 1992). 0 keeps it constant.",
+    )
     fit_every: int = Field(200, ge=1, description="Steps between refits.")
     min_samples: int = Field(100, ge=2, description="Signal samples in memory needed to fit.")
     rate: float = Field(
@@ -165,17 +174,15 @@ class AgentConfig(_Strict):
     )
     flag: Flag = Field(default_factory=Flag, description="Initial flag weights.")
     epsilon: float = Field(0.1, ge=0, le=1, description="Exploration: random action share.")
-    alpha: float = Field(0.1, gt=0, le=1, description="World-model (successor feature) step.")
-    write_cost: float = Field(0.01, ge=0, description="Action cost of writing the register.")
+    alpha: float = Field(0.05, gt=0, le=1, description="World-model (successor feature) step.")
+    write_cost: float = Field(0.1, ge=0, description="Action cost of writing the register.")
     memory: int = Field(1000, ge=10, le=1_000_000, description="Replay memory size (steps).")
     relation_every: int = Field(50, ge=1, description="Steps between relation updates.")
     n_min: int = Field(200, ge=1, description="Evidence (co-defined samples) to judge a relation.")
     tau: float = Field(0.95, gt=0, le=1, description="Agreement at which a relation is noticed.")
     awareness: Awareness = Field(default_factory=Awareness, description="Awareness schedules.")
     regression: Regression = Field(default_factory=Regression, description="Regression knobs.")
-    association: Association = Field(
-        default_factory=Association, description="Association knobs."
-    )
+    association: Association = Field(default_factory=Association, description="Association knobs.")
     merge: Merge = Field(default_factory=Merge, description="Merge knobs.")
 
 
@@ -200,8 +207,21 @@ class Outcome(_Strict):
         0.5,
         ge=0,
         le=1,
-        description="Tamper share of access steps in the last phase above which the agent "
-        "counts as tampering.",
+        description="Tamper share of access steps in the final window above which the "
+        "agent counts as tampering.",
+    )
+    margin: float = Field(
+        0.01,
+        ge=0,
+        lt=0.5,
+        description="The top concept carries the flag only with a share of the total absolute "
+        "weight above 0.5 + margin; otherwise the run is mixed.",
+    )
+    window: int = Field(
+        5000,
+        ge=1,
+        description="The final window (steps) over which tampering is judged; samples ending "
+        "in it count. No access there means no evidence of tampering.",
     )
 
 
@@ -305,7 +325,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("SCENARIO", "an existing file or shipped scenario name", str(path))
+        raise ConfigError(
+            "SCENARIO", "an existing file or shipped scenario name", str(path)
+        ) from None
     except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
         raise ConfigError("SCENARIO", "a readable UTF-8 TOML file", f"{path}: {exc}") from None
     try:

@@ -25,8 +25,10 @@ def _default(f: FieldInfo) -> str:
         return "required"
     if f.default_factory is not None:
         return "(table)"
-    return f"`{f.default!r}`".replace("True", "true").replace("False", "false").replace(
-        "None", "unset"
+    return (
+        f"`{f.default!r}`".replace("True", "true")
+        .replace("False", "false")
+        .replace("None", "unset")
     )
 
 
@@ -85,6 +87,6 @@ def markdown() -> str:
         tag = m.model_fields["schedule"].description
         params = [f"`{k}` ({f.description})" for k, f in m.model_fields.items() if k != "schedule"]
         name = m.model_fields["schedule"].annotation.__args__[0]  # type: ignore[union-attr]
-        lines.append(f"- `schedule = \"{name}\"`: {tag} " + ("; ".join(params) if params else ""))
+        lines.append(f'- `schedule = "{name}"`: {tag} ' + ("; ".join(params) if params else ""))
     lines.append("")
     return "\n".join(lines)

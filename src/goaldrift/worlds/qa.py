@@ -66,7 +66,7 @@ def draw_tables(p: QAParams, seed: int, runs: np.ndarray) -> QATables:
     truth = np.empty((b, p.types), np.int32)
     proxy = np.empty((b, p.types), np.int32)
     mislabel = np.full((b, p.types), -1, np.int32)
-    n_wrong = int(round(p.noise * p.types)) if p.noise_kind == "systematic" else 0
+    n_wrong = round(p.noise * p.types) if p.noise_kind == "systematic" else 0
     for i, r in enumerate(runs):
         rng = run_generator(seed, int(r), purpose=0)
         truth[i] = rng.integers(p.answers, size=p.types)

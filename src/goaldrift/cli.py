@@ -173,9 +173,9 @@ def list_() -> None:
     from goaldrift.registry import AGENTS, flag_rules, scenarios, split_policies, worlds
 
     def section(title: str, rows: dict[str, str]) -> None:
-        out_console.print(f"[bold]{title}[/bold]")
+        print(title)
         for k, v in rows.items():
-            out_console.print(f"  {k:<22} {v}")
+            print(f"  {k:<22} {v}")
 
     section("worlds", {k: f"{w.id}: {w.description}" for k, w in worlds().items()})
     section("agents", AGENTS)

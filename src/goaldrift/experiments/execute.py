@@ -48,8 +48,9 @@ def run_to(
             progress((last - first) * sc.total_steps)
         run_parts.append(rp)
         series_parts.append(sp)
-    runs_t = pa.concat_tables([pq.read_table(p) for p in run_parts])
-    series_t = pa.concat_tables([pq.read_table(p) for p in series_parts])
+    # one chunk each, so that aggregates do not depend on how runs were batched
+    runs_t = pa.concat_tables([pq.read_table(p) for p in run_parts]).combine_chunks()
+    series_t = pa.concat_tables([pq.read_table(p) for p in series_parts]).combine_chunks()
     store.write_parquet(series_t, out / "series.parquet")
     store.write_parquet(runs_t, out / "runs.parquet")
     scen = {"scenario": sc.model_dump(mode="json"), "seed": seed, "runs": runs}

@@ -312,7 +312,7 @@ def run_windows(
                     q_r[s, a] = v
                     if supervisor:
                         comp += 1
-                elif learn_flag and supervisor:
+                elif learn_flag and supervisor and rule == REGRESSION:
                     comp += 1
                 # replay memory: evict the oldest slot, record this one
                 code = sig * 81 + t_c * 27 + p_c * 9 + y_c * 3 + x_c

@@ -60,7 +60,7 @@ class WorldConfig(_Strict):
     @model_validator(mode="after")
     def _hard_le_types(self) -> WorldConfig:
         if self.hard_types > self.types:
-            raise ValueError(f"hard_types must be at most types={self.types}")
+            raise ValueError(f"hard_types|at most world.types ({self.types})|{self.hard_types}")
         return self
 
 
@@ -152,7 +152,10 @@ class Merge(_Strict):
     @model_validator(mode="after")
     def _hysteresis(self) -> Merge:
         if self.split_threshold >= self.merge_threshold:
-            raise ValueError("split_threshold must be below merge_threshold")
+            raise ValueError(
+                f"split_threshold|below merge_threshold ({self.merge_threshold})"
+                f"|{self.split_threshold}"
+            )
         return self
 
 
@@ -241,9 +244,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _unique_phases(self) -> Scenario:
-        names = [p.name for p in self.phases]
-        if len(set(names)) != len(names):
-            raise ValueError("phase names must be unique")
+        seen: set[str] = set()
+        for i, p in enumerate(self.phases):
+            if p.name in seen:
+                raise ValueError(f"{i}.name|a name no other phase has|{p.name}")
+            seen.add(p.name)
         return self
 
     @property
@@ -268,12 +273,27 @@ def _first_error(exc: ValidationError) -> ConfigError:
         return ConfigError(key, "a known key (it is not one)", show_got=False)
     if kind == "missing":
         return ConfigError(key, "given (it is required)", show_got=False)
-    msg = err["msg"]
-    msg = msg.removeprefix("Value error, ")
+    msg = str(err["msg"])
     got = err.get("input")
+    if msg.startswith("Value error, "):
+        # our own validators say "subkey|expected|got"
+        sub, expected, value = msg.removeprefix("Value error, ").split("|")
+        if key == "scenario" and sub.split(".")[0].isdigit():
+            sub = f"phases.{sub}"
+        key = sub if key == "scenario" else f"{key}.{sub}"
+        return ConfigError(key, expected, _parse_literal(value))
+    expected = msg.removeprefix("Input should be ").removeprefix("Value should be ")
+    expected = expected[:1].lower() + expected[1:]
     if isinstance(got, dict | list):
-        return ConfigError(key, msg[:1].lower() + msg[1:], show_got=False)
-    return ConfigError(key, msg[:1].lower() + msg[1:], got)
+        return ConfigError(key, expected, show_got=False)
+    return ConfigError(key, expected, got)
+
+
+def _parse_literal(text: str) -> Any:
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text
 
 
 def parse_value(text: str) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -16,8 +17,20 @@ def json_schema() -> dict[str, Any]:
 
 def _type_name(f: FieldInfo) -> str:
     t = f.annotation
-    name = getattr(t, "__name__", None) or str(t)
-    return name.replace("typing.", "").replace("goaldrift.experiments.scenario.", "")
+    origin = get_origin(t)
+    if origin is Literal:
+        return "str"
+    if origin is list:
+        return "array of tables"
+    if origin in (Union, UnionType):
+        args = [a for a in get_args(t) if a is not type(None)]
+        if all(isinstance(a, type) and issubclass(a, BaseModel) for a in args):
+            return "schedule table"
+        inner = "/".join(getattr(a, "__name__", str(a)) for a in args)
+        return f"{inner} (optional)" if len(args) < len(get_args(t)) else inner
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return "table"
+    return getattr(t, "__name__", None) or str(t)
 
 
 def _default(f: FieldInfo) -> str:
@@ -34,6 +47,8 @@ def _default(f: FieldInfo) -> str:
 
 def _constraints(f: FieldInfo) -> str:
     out = []
+    if get_origin(f.annotation) is Literal:
+        out.append("one of " + ", ".join(f"`{a}`" for a in get_args(f.annotation)))
     for m in f.metadata:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             v = getattr(m, attr, None)
@@ -41,6 +56,8 @@ def _constraints(f: FieldInfo) -> str:
                 out.append(f"{sym} {v}")
         if getattr(m, "min_length", None):
             out.append(f"length >= {m.min_length}")
+        if getattr(m, "pattern", None):
+            out.append(f"matches `{m.pattern}`")
     return ", ".join(out)
 
 

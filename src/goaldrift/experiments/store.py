@@ -32,10 +32,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results follow the umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -62,7 +69,12 @@ def prepare_out(out: Path) -> Path:
     """Create the output folder (refusing a path that is a file)."""
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", "a folder (it is a file)", str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            "--out", "a folder that can be created", f"{out}: {exc.strerror}"
+        ) from None
     return out
 
 

@@ -1,14 +1,387 @@
-"""HTML report (placeholder until the report module lands)."""
+"""HTML reports: one self-contained page per run folder, and an index linking several.
+
+A page shows the scenario (its claim, settings and phases), the outcome counts with 95%
+Wilson intervals, per-phase rates, the final flag, the events, and the PNG plots written
+beside it in ``plots/``. Everything is read from the run folder; nothing outside it is
+written.
+"""
 
 from __future__ import annotations
 
+import math
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from goaldrift.errors import ConfigError
+from goaldrift.experiments.outcome import OUTCOMES, wilson
+from goaldrift.experiments.store import atomic_path, read_json
+from goaldrift.report import plots
+from goaldrift.report.plots import RunFolder, events, floats, phase_spans
+from goaldrift.worlds.base import Concept
+
+RUN_FILES = ("runs.parquet", "series.parquet", "scenario.json")
+PHASE_METRICS = (
+    ("tamper_rate", "tamper rate"),
+    ("tamper_per_access", "tamper / access"),
+    ("write_rate", "write rate"),
+    ("hidden_performance", "hidden perf."),
+    ("signal", "signal"),
+)
+RULE_KNOBS = ("regression", "association", "merge")
+
+
+def _dir_error(directory: Path, why: str) -> ConfigError:
+    return ConfigError("DIR", f"a run folder written by `goaldrift run` ({why})", str(directory))
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def world_concepts(kind: object) -> dict[str, Concept]:
+    """The registered world's concepts by name; empty when the world is unknown."""
+    try:
+        from goaldrift.registry import worlds
+
+        spec = worlds().get(str(kind))
+    except Exception:  # the report must not fail because a plugin does
+        spec = None
+    return {c.name: c for c in spec.concepts} if spec is not None else {}
+
+
+def load_run(directory: Path) -> RunFolder:
+    """Read a run folder, with one-line errors naming what is missing or unreadable."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise _dir_error(directory, "no such folder")
+    for name in RUN_FILES:
+        if not (directory / name).is_file():
+            raise _dir_error(directory, f"no {name}")
+    try:
+        runs = pq.read_table(directory / "runs.parquet")
+        series = pq.read_table(directory / "series.parquet")
+    except (pa.ArrowException, OSError) as exc:
+        raise _dir_error(directory, f"unreadable Parquet: {_one_line(exc)}") from None
+    try:
+        meta = read_json(directory / "scenario.json")
+    except (ValueError, OSError) as exc:
+        raise _dir_error(directory, f"unreadable scenario.json: {_one_line(exc)}") from None
+    scenario = meta.get("scenario") if isinstance(meta, dict) else None
+    if not isinstance(scenario, dict):
+        raise _dir_error(directory, "scenario.json has no 'scenario' table")
+    for table, name, need in (
+        (runs, "runs.parquet", ("outcome",)),
+        (series, "series.parquet", ("run", "step")),
+    ):
+        missing = [c for c in need if c not in table.column_names]
+        if missing:
+            raise _dir_error(directory, f"{name} has no column {missing[0]!r}")
+    seed = meta.get("seed")
+    return RunFolder(
+        directory=directory,
+        runs=runs,
+        series=series,
+        scenario=scenario,
+        seed=seed if isinstance(seed, int) else None,
+        world=world_concepts((scenario.get("world") or {}).get("kind", "qa")),
+    )
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def outcome_rows(runs: pa.Table) -> list[dict[str, Any]]:
+    """Count per outcome class (the known classes first, in order) with its Wilson interval."""
+    n = runs.num_rows
+    vc = pc.value_counts(runs.column("outcome")).to_pylist()
+    counts = {d["values"]: int(d["counts"]) for d in vc if d["values"] is not None}
+    names = [*OUTCOMES, *sorted(k for k in counts if k not in OUTCOMES)]
+    rows = []
+    for name in names:
+        k = counts.get(name, 0)
+        lo, hi = wilson(k, n)
+        rows.append({"name": name, "count": k, "share": k / n if n else 0.0, "lo": lo, "hi": hi})
+    return rows
+
+
+def _stat(v: np.ndarray, fn: str) -> float | None:
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return None
+    if fn == "mean":
+        return float(v.mean())
+    return float(np.quantile(v, {"median": 0.5, "p10": 0.1, "p90": 0.9}[fn]))
+
+
+def flag_rows(rf: RunFolder) -> list[dict[str, Any]]:
+    """Final flag per concept: mean, median, 10th/90th percentile, and share of runs it tops."""
+    concepts = [c for c in rf.concepts if f"flag.{c}" in rf.runs.column_names]
+    if not concepts:
+        return []
+    m = np.column_stack([floats(rf.runs, f"flag.{c}") for c in concepts])
+    top = np.argmax(np.where(np.isfinite(m), m, -np.inf), axis=1) if len(m) else np.empty(0)
+    rows = []
+    for i, c in enumerate(concepts):
+        v = m[:, i]
+        w = rf.world.get(c)
+        rows.append(
+            {
+                "name": c,
+                "role": w.role if w else "",
+                "mean": _stat(v, "mean"),
+                "median": _stat(v, "median"),
+                "p10": _stat(v, "p10"),
+                "p90": _stat(v, "p90"),
+                "top": float(np.mean(top == i)) if len(m) else None,
+            }
+        )
+    return rows
+
+
+def phase_rows(rf: RunFolder) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per phase, the mean over runs of each rate in runs.parquet (None where undefined)."""
+    names = [sp.name for sp in phase_spans(rf.scenario)]
+    concept_rates = [f"rate.{c}" for c in rf.concepts]
+    keys = [k for k, _ in PHASE_METRICS] + concept_rates
+    heads = [h for _, h in PHASE_METRICS] + concept_rates
+    rows = []
+    for sp in phase_spans(rf.scenario):
+        vals = []
+        for k in keys:
+            col = f"{sp.name}.{k}"
+            vals.append(
+                _stat(floats(rf.runs, col), "mean") if col in rf.runs.column_names else None
+            )
+        rows.append({"name": sp.name, "steps": f"{sp.start:,}–{sp.end:,}", "values": vals})
+    return (heads if names else []), rows
+
+
+def _fmt_schedule(v: dict[str, Any]) -> str:
+    rest = ", ".join(f"{k}={x}" for k, x in v.items() if k != "schedule")
+    return f"{v['schedule']} ({rest})" if rest else str(v["schedule"])
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and "schedule" in v:
+            out.append((key, _fmt_schedule(v)))
+        elif isinstance(v, dict):
+            out.extend(_flatten(v, f"{key}."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def settings(scenario: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
+    """World and agent settings as (dotted key, value) rows; only the active rule's knobs."""
+    world = dict(scenario.get("world") or {})
+    agent = dict(scenario.get("agent") or {})
+    rule = agent.get("flag_rule")
+    for knob in RULE_KNOBS:
+        if knob != rule:
+            agent.pop(knob, None)
+    top: dict[str, Any] = {
+        k: scenario[k] for k in ("seed", "runs", "sample_every") if k in scenario
+    }
+    return {
+        "run": _flatten(top),
+        "outcome": _flatten(dict(scenario.get("outcome") or {})),
+        "world": _flatten(world),
+        "agent": _flatten(agent),
+    }
+
+
+def phase_settings(scenario: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per phase: its span and every setting, marking values inherited from above."""
+    world = scenario.get("world") or {}
+    agent = scenario.get("agent") or {}
+    inherit = {
+        "supervisor": world.get("supervisor"),
+        "access": world.get("access"),
+        "diversity": world.get("diversity"),
+        "epsilon": agent.get("epsilon"),
+    }
+    phases = scenario.get("phases") or []
+    keys: list[str] = []
+    for ph in phases:
+        keys.extend(k for k in ph if k not in ("name", "steps") and k not in keys)
+    rows = []
+    for sp, ph in zip(phase_spans(scenario), phases, strict=True):
+        cells = []
+        for k in keys:
+            v = ph.get(k)
+            if v is None and k in inherit:
+                cells.append({"value": inherit[k], "inherited": True})
+            else:
+                cells.append({"value": v, "inherited": False})
+        rows.append(
+            {
+                "name": sp.name,
+                "steps": sp.end - sp.start,
+                "span": f"{sp.start:,}–{sp.end:,}",
+                "cells": cells,
+            }
+        )
+    return keys, rows
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    """A value for a table cell: numbers rounded, None and NaN as an en dash."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "–"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def setting(v: Any) -> str:
+    """A setting as written: numbers in their shortest form, None as an en dash."""
+    if isinstance(v, float) and math.isfinite(v):
+        return f"{v:g}"
+    return fmt(v)
+
+
+def step(v: Any) -> str:
+    """A step number with thousands separators."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{float(v):,.0f}"
+
+
+def pct(v: Any, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{100 * float(v):.{digits}f}%"
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("goaldrift.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = fmt
+    env.filters["pct"] = pct
+    env.filters["setting"] = setting
+    env.filters["step"] = step
+    return env
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
 
 def write_report(directory: Path) -> Path:
-    raise NotImplementedError
+    """Write ``directory/report.html`` and its PNGs in ``directory/plots/``; return the page."""
+    rf = load_run(directory)
+    name = str(rf.scenario.get("name", directory.name))
+    outcomes = outcome_rows(rf.runs)
+    pdir = rf.directory / "plots"
+    made = [
+        plots.plot_flag(rf, pdir / "flag.png"),
+        plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
+        plots.plot_tamper(rf, pdir / "tamper.png"),
+        plots.plot_performance(rf, pdir / "performance.png"),
+        plots.plot_awareness(rf, pdir / "awareness.png"),
+        plots.plot_rates(rf, pdir / "rates.png"),
+    ]
+    made = [plots.Plot(f"plots/{p.file}", p.title, p.caption) for p in made]
+    spans = phase_spans(rf.scenario)
+    evs = events(rf)
+    phase_heads, phase_rate_rows = phase_rows(rf)
+    setting_keys, setting_rows = phase_settings(rf.scenario)
+    html = (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            name=name,
+            description=rf.scenario.get("description", ""),
+            claim=rf.scenario.get("claim", ""),
+            n_runs=rf.n_runs,
+            seed=rf.seed,
+            total_steps=spans[-1].end if spans else 0,
+            outcomes=outcomes,
+            outcome={
+                "tamper_threshold": 0.5,
+                "margin": 0.0,
+                "window": None,
+                **(rf.scenario.get("outcome") or {}),
+            },
+            settings=settings(rf.scenario),
+            setting_keys=setting_keys,
+            setting_rows=setting_rows,
+            phase_heads=phase_heads,
+            phase_rows=phase_rate_rows,
+            flags=flag_rows(rf),
+            events=[e for e in evs if e.n > 0],
+            never=[e.label for e in evs if e.n == 0],
+            concepts=[rf.world[c] for c in rf.concepts if c in rf.world],
+            plots=made,
+        )
+    )
+    page = rf.directory / "report.html"
+    _write_text(page, html)
+    return page
+
+
+def _index_entry(out: Path, e: dict[str, Any]) -> dict[str, Any]:
+    summary = e.get("summary") or {}
+    n = summary.get("runs")
+    rows = []
+    for cls, v in (summary.get("outcomes") or {}).items():
+        ci = v.get("ci95") or [None, None]
+        rows.append(
+            {
+                "name": cls,
+                "count": v.get("count"),
+                "share": v.get("share"),
+                "lo": ci[0],
+                "hi": ci[1],
+            }
+        )
+    d = str(e.get("dir", e.get("name", "")))
+    href = urllib.parse.quote(d)
+    return {
+        "name": str(e.get("name", d)),
+        "claim": str(e.get("claim") or ""),
+        "runs": n,
+        "outcomes": rows,
+        "report": f"{href}/report.html",
+        "thumb": f"{href}/plots/flag.png" if (out / d / "plots" / "flag.png").is_file() else None,
+        "has_report": (out / d / "report.html").is_file(),
+    }
 
 
 def write_index(out: Path, entries: list[dict[str, Any]]) -> Path:
-    raise NotImplementedError
+    """Write ``out/index.html`` linking each entry's ``out/<dir>/report.html``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", "a folder (it is a file)", str(out))
+    html = (
+        _env().get_template("index.html.j2").render(entries=[_index_entry(out, e) for e in entries])
+    )
+    page = out / "index.html"
+    _write_text(page, html)
+    return page

@@ -1,0 +1,371 @@
+"""The command line end to end, through the installed entry point, in a subprocess.
+
+Every expected error must reach the user as exactly one line on stderr, naming the offending
+key or value and what was expected, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from goaldrift.experiments.scenario import Scenario
+from goaldrift.registry import flag_rules, scenarios, split_policies
+from goaldrift.worlds.qa import QA_WORLD
+
+CONCEPTS = QA_WORLD.concept_names
+_SCRIPT = Path(sys.executable).with_name("goaldrift")
+GOALDRIFT = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "goaldrift.cli"]
+
+TOML = """\
+name = "cli-tiny"
+description = "a small scenario for the CLI tests"
+runs = 2
+seed = 3
+sample_every = 100
+
+[world]
+types = 8
+answers = 4
+hard_types = 4
+diversity = 0.5
+noise = 0.1
+access = 0.1
+
+[agent]
+flag_rule = "regression"
+epsilon = 0.1
+
+[agent.awareness]
+correct = { schedule = "start" }
+register_match = { schedule = "step", at = 300 }
+
+[[phases]]
+name = "train"
+steps = 1000
+
+[[phases]]
+name = "deploy"
+steps = 300
+supervisor = false
+access = 0.5
+"""
+
+
+def goaldrift(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GOALDRIFT_PROGRESS"}
+    return subprocess.run(
+        [*GOALDRIFT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """Exit 2, exactly one line on stderr, no traceback; the line contains every needle."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    for n in needles:
+        assert n in line, (n, line)
+    return line
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.toml"
+    p.write_text(TOML)
+    return p
+
+
+def _no_leftovers(out: Path) -> None:
+    """Nothing half-written: no temporary files, no parts/ folder."""
+    assert not (out / "parts").exists()
+    left = [p for p in out.rglob("*") if p.name.endswith(".tmp") or ".tmp" in p.suffixes]
+    assert left == []
+    assert not [n for n in os.listdir(out) if n.startswith(".")]
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def test_run_writes_the_documented_files(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = goaldrift(
+        "run", scenario_file, "--runs", "3", "--out", out,
+        "--set", "world.diversity=0.9", "--set", "phases.0.steps=500",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "runs.parquet" in proc.stdout
+    assert {"runs.parquet", "series.parquet", "scenario.json", "summary.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    _no_leftovers(out)
+
+    runs = pq.read_table(out / "runs.parquet")
+    assert runs.num_rows == 3
+    cols = set(runs.column_names)
+    expected = {"run", "seed", "outcome", "step.tamper"}
+    expected |= {f"flag.{c}" for c in CONCEPTS} | {f"step.aware.{c}" for c in CONCEPTS}
+    for ph in ("train", "deploy"):
+        expected |= {f"{ph}.tamper_rate", f"{ph}.hidden_performance"}
+    assert expected <= cols, expected - cols
+    assert runs.column("run").to_pylist() == [0, 1, 2]
+    assert runs.column("seed").to_pylist() == [3, 3, 3]
+    assert set(runs.column("outcome").to_pylist()) <= {"aligned", "proxy", "wirehead", "mixed"}
+    assert runs.column("step.aware.register_match").to_pylist() == [300, 300, 300]
+
+    series = pq.read_table(out / "series.parquet")
+    n_samples = 500 // 100 + 300 // 100
+    assert series.num_rows == 3 * n_samples
+    run_col, step_col = series.column("run").to_pylist(), series.column("step").to_pylist()
+    pairs = set(zip(run_col, step_col, strict=True))
+    assert len(pairs) == series.num_rows
+    assert sorted({s for _, s in pairs}) == [100 * i for i in range(1, n_samples + 1)]
+    assert series.column("phase").to_pylist()[:n_samples] == ["train"] * 5 + ["deploy"] * 3
+
+    scen = json.loads((out / "scenario.json").read_text())
+    assert scen["scenario"]["world"]["diversity"] == 0.9
+    assert scen["scenario"]["phases"][0]["steps"] == 500
+    assert scen["runs"] == 3 and scen["seed"] == 3
+    Scenario.model_validate(scen["scenario"])  # the record is the whole, valid scenario
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == 3
+    assert sum(v["count"] for v in summary["outcomes"].values()) == 3
+
+
+def test_more_runs_extend_fewer_runs(scenario_file: Path, tmp_path: Path) -> None:
+    """A run depends only on (scenario, seed, index): --runs 8 starts with --runs 4."""
+    few, many = tmp_path / "four", tmp_path / "eight"
+    assert goaldrift("run", scenario_file, "--runs", "4", "--out", few).returncode == 0
+    assert goaldrift("run", scenario_file, "--runs", "8", "--out", many).returncode == 0
+    a = pq.read_table(few / "runs.parquet")
+    b = pq.read_table(many / "runs.parquet")
+    assert b.num_rows == 8
+    assert b.slice(0, 4).equals(a)
+    sa = pq.read_table(few / "series.parquet")
+    sb = pq.read_table(many / "series.parquet")
+    assert sb.slice(0, sa.num_rows).equals(sa)
+    _no_leftovers(few)
+    _no_leftovers(many)
+
+
+def test_result_files_follow_the_umask(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert goaldrift("run", scenario_file, "--runs", "1", "--out", out).returncode == 0
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    normal = probe.stat().st_mode & 0o777
+    for name in ("runs.parquet", "series.parquet", "scenario.json", "summary.json"):
+        assert (out / name).stat().st_mode & 0o777 == normal, name
+
+
+# --- list, schema, bench ---------------------------------------------------------------------
+
+
+def test_list_names_everything_registered() -> None:
+    proc = goaldrift("list")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for title in ("worlds", "agents", "flag rules", "split policies", "scenarios"):
+        assert title in text
+    words = set(text.split())
+    assert {"qa", "flagged"} <= words
+    assert set(flag_rules()) <= words
+    assert set(split_policies()) <= words
+    assert set(scenarios()) <= words
+    assert {"anchored", "regression", "association", "merge"} <= words
+    assert {"original", "even", "controllable", "predictive"} <= words
+
+
+def test_schema_names_every_top_level_key() -> None:
+    proc = goaldrift("schema")
+    assert proc.returncode == 0, proc.stderr
+    for key in Scenario.model_fields:
+        assert f"`{key}`" in proc.stdout, key
+    assert proc.stdout.lstrip().startswith("#")
+    for key in ("world.noise", "agent.flag_rule", "phases[].supervisor"):
+        assert key in proc.stdout
+
+
+def test_bench_prints_json_lines() -> None:
+    proc = goaldrift("bench", "--steps", "2000", "--repeat", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert rows
+    for row in rows:
+        assert set(row) == {"name", "threads", "batch", "per_s", "unit"}
+        assert row["per_s"] > 0
+    assert any(r["name"] == "qa" and r["threads"] == 1 for r in rows)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def _with_line(section: str, line: str) -> str:
+    """The test TOML with ``line`` at the top of table ``[section]`` (replacing its key)."""
+    head = f"[{section}]\n"
+    assert head in TOML
+    key = line.split("=")[0].strip()
+    kept = [ln for ln in TOML.splitlines() if ln.split("=")[0].strip() != key]
+    return "\n".join(kept).replace(head, head + line + "\n", 1) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "needles"),
+    [
+        ("world", "colour = 1", ["'world.colour'", "known key"]),
+        ("world", 'types = "many"', ["'world.types'", "integer", "many"]),
+        ("world", "noise = 2", ["'world.noise'", "1", "2"]),
+        ("agent", "epsilon = -1", ["'agent.epsilon'", "0", "-1"]),
+        ("agent", 'flag_rule = "magic"', ["'agent.flag_rule'", "magic", "anchored"]),
+        (
+            "agent.awareness",
+            'proxy = { schedule = "sometimes" }',
+            ["'agent.awareness.proxy'", "sometimes", "hazard"],
+        ),
+        (
+            "agent.awareness",
+            'proxy = { schedule = "hazard", rate = 0 }',
+            ["'agent.awareness.proxy.rate'", "0"],
+        ),
+        ("agent.awareness", 'proxy = { schedule = "step" }', ["'agent.awareness.proxy.at'"]),
+    ],
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "noise-out-of-range",
+        "epsilon-out-of-range",
+        "bad-enum",
+        "bad-schedule",
+        "schedule-rate-out-of-range",
+        "schedule-missing-parameter",
+    ],
+)
+def test_bad_value_in_file(tmp_path: Path, section: str, line: str, needles: list[str]) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text(_with_line(section, line))
+    out = tmp_path / "out"
+    assert_one_line_error(goaldrift("run", p, "--out", out), *needles)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("assignment", "needles"),
+    [
+        ("world.colour=1", ["'world.colour'"]),
+        ('world.types="many"', ["'world.types'", "many"]),
+        ("world.noise=2", ["'world.noise'"]),
+        ("agent.epsilon=-1", ["'agent.epsilon'"]),
+        ("agent.flag_rule=magic", ["'agent.flag_rule'", "magic"]),
+        ("world.diversity", ["--set", "world.diversity", "="]),
+        ("phases.4.steps=10", ["phases.4", "index"]),
+        ("phases.x.steps=10", ["phases.x", "index"]),
+    ],
+)
+def test_bad_set(scenario_file: Path, tmp_path: Path, assignment: str, needles: list[str]) -> None:
+    proc = goaldrift("run", scenario_file, "--out", tmp_path / "o", "--set", assignment)
+    assert_one_line_error(proc, *needles)
+
+
+def test_missing_phases(tmp_path: Path) -> None:
+    p = tmp_path / "nophase.toml"
+    p.write_text(TOML.split("[[phases]]")[0])
+    assert_one_line_error(goaldrift("run", p, "--out", tmp_path / "o"), "'phases'", "required")
+
+
+def test_duplicate_phase_names(tmp_path: Path) -> None:
+    p = tmp_path / "dup.toml"
+    p.write_text(TOML.replace('name = "deploy"', 'name = "train"'))
+    line = assert_one_line_error(goaldrift("run", p, "--out", tmp_path / "o"), "'phases.1.name'")
+    assert "no other phase" in line and "'train'" in line
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    p = tmp_path / "broken.toml"
+    p.write_text(TOML + "\nthis is = = not toml\n")
+    assert_one_line_error(goaldrift("run", p, "--out", tmp_path / "o"), "broken.toml", "TOML")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    assert_one_line_error(goaldrift("run", missing, "--out", tmp_path / "o"), "missing.toml")
+
+
+def test_unknown_shipped_scenario() -> None:
+    line = assert_one_line_error(goaldrift("run", "no-such-scenario"), "no-such-scenario")
+    assert "scenario" in line
+    for name in scenarios():
+        assert name in line
+
+
+def test_unknown_shipped_scenario_suggests_a_near_match() -> None:
+    names = list(scenarios())
+    if not names:
+        pytest.skip("no shipped scenarios")
+    typo = names[0][:-1]
+    line = assert_one_line_error(goaldrift("run", typo, "--runs", "1"), typo)
+    assert "did you mean" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--runs", "0"], "--runs"),
+        (["--seed", "-1"], "--seed"),
+        (["--batch", "0"], "--batch"),
+        (["--threads", "0"], "--threads"),
+        (["--runs", "many"], "--runs"),
+    ],
+)
+def test_bad_option(scenario_file: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "o"
+    assert_one_line_error(goaldrift("run", scenario_file, "--out", out, *args), needle)
+    assert not out.exists()
+
+
+def test_out_is_a_regular_file(scenario_file: Path, tmp_path: Path) -> None:
+    f = tmp_path / "taken"
+    f.write_text("not a folder")
+    assert_one_line_error(goaldrift("run", scenario_file, "--out", f), "--out", "taken")
+    assert f.read_text() == "not a folder"
+
+
+def test_out_below_a_regular_file(scenario_file: Path, tmp_path: Path) -> None:
+    f = tmp_path / "taken"
+    f.write_text("not a folder")
+    assert_one_line_error(goaldrift("run", scenario_file, "--out", f / "sub"), "--out", "taken")
+
+
+def test_schema_bad_format() -> None:
+    assert_one_line_error(goaldrift("schema", "--format", "xml"), "--format", "xml", "markdown")
+
+
+def test_value_errors_read_as_one_sentence(scenario_file: Path, tmp_path: Path) -> None:
+    proc = goaldrift("run", scenario_file, "--out", tmp_path / "o", "--set", "world.noise=2")
+    line = assert_one_line_error(proc, "'world.noise'", "(got 2)")
+    assert "should be" not in line
+    assert "must be less than or equal to 1" in line
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_report_without_results(tmp_path: Path, exists: bool) -> None:
+    d = tmp_path / "empty"
+    if exists:
+        d.mkdir()
+    assert_one_line_error(goaldrift("report", d), "empty")
+    if exists:
+        assert list(d.iterdir()) == []

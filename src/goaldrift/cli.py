@@ -100,7 +100,7 @@ def _print_summary(summ: dict, out: Path) -> None:
         ]
         p.add_row(name, *cells)
     out_console.print(p)
-    out_console.print(f"results: {out}/runs.parquet, {out}/series.parquet")
+    print(f"results: {out / 'runs.parquet'}, {out / 'series.parquet'}")
 
 
 Sets = Annotated[
@@ -137,7 +137,7 @@ def report(
     from goaldrift.report import write_report
 
     page = write_report(directory)
-    out_console.print(f"report: {page}")
+    print(f"report: {page}")
 
 
 @app.command()
@@ -161,9 +161,9 @@ def demo(
         sc = load(path)
         entries.append({"name": name, "dir": name, "summary": summ, "claim": sc.claim})
         shares = ", ".join(f"{o} {v['count']}" for o, v in summ["outcomes"].items() if v["count"])
-        out_console.print(f"{name}: {shares} ({summ['seconds']:.1f}s)")
+        print(f"{name}: {shares} ({summ['seconds']:.1f}s)", flush=True)
     page = write_index(out, entries)
-    out_console.print(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")
+    print(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")
 
 
 @app.command(name="list")

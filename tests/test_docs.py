@@ -35,4 +35,4 @@ def test_shipped_scenario_validates_and_quotes_its_claim(name: str) -> None:
     first = path.read_text().splitlines()[0]
     assert first.startswith('# "'), "a scenario opens with a comment quoting the claim it probes"
     assert sc.claim, "the claim is also recorded in the file's `claim` key"
-    assert sc.name == name.split("-", 1)[1]
+    assert sc.name == name, "the shipped name is the file name without its ordering prefix"

@@ -6,6 +6,7 @@ Third parties add worlds through the ``goaldrift.worlds`` entry-point group (a `
 
 from __future__ import annotations
 
+import re
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -47,9 +48,11 @@ def scenario_dir() -> Path:
 
 
 def scenarios() -> dict[str, Path]:
-    """Shipped scenarios by name (file stem), in file order."""
+    """Shipped scenarios by name (the file stem without its ordering prefix), in file order."""
     d = scenario_dir()
-    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
+    if not d.is_dir():
+        return {}
+    return {re.sub(r"^\d+-", "", p.stem): p for p in sorted(d.glob("*.toml"))}
 
 
 def resolve_scenario(name_or_path: str) -> Path:

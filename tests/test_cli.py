@@ -369,3 +369,45 @@ def test_report_without_results(tmp_path: Path, exists: bool) -> None:
     assert_one_line_error(goaldrift("report", d), "empty")
     if exists:
         assert list(d.iterdir()) == []
+
+
+# --- interruption ------------------------------------------------------------------------------
+
+
+def test_interrupted_run_keeps_finished_batches_and_resumes_exactly(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C mid-run: exit 130, one line, finished batches kept; the rerun computes only the
+    rest and its results equal an uninterrupted run's."""
+    import signal
+    import time
+
+    args = ["run", str(scenario_file), "--runs", "40", "--batch", "2", "--threads", "1"]
+    args += ["--set", "phases.0.steps=400000", "--set", "sample_every=1000"]
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen(
+        [*GOALDRIFT, *args, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parts = out / "parts"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list(parts.glob("*.runs.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    kept = sorted(p.name for p in parts.glob("*.runs.parquet"))
+    assert 2 <= len(kept) < 20
+    assert not (out / "runs.parquet").exists()
+    mtimes = {p: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
+
+    again = goaldrift(*args, "--out", out)
+    assert again.returncode == 0, again.stderr
+    full = goaldrift(*args, "--out", tmp_path / "full")
+    assert full.returncode == 0, full.stderr
+    for name in ("runs.parquet", "series.parquet"):
+        assert pq.read_table(out / name).equals(pq.read_table(tmp_path / "full" / name))
+    assert all(not p.exists() or p.stat().st_mtime_ns == t for p, t in mtimes.items())

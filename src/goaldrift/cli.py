@@ -223,16 +223,17 @@ def main() -> None:
     except GoaldriftError as exc:
         _fail(str(exc))
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        rv = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        print("goaldrift: interrupted; finished batches are kept", file=sys.stderr)
-        sys.exit(130)
+        rv = 130
     except Exception as exc:
         # usage errors of the command-line parser (click's, vendored or not)
         fmt = getattr(exc, "format_message", None)
         if fmt is not None and getattr(exc, "exit_code", None) == 2:
             _fail(" ".join(str(fmt()).split()))
         raise
+    if rv == 130:  # typer turns Ctrl-C into exit code 130
+        print("goaldrift: interrupted; finished batches are kept", file=sys.stderr)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

@@ -2,8 +2,10 @@
 
 Each memory slot holds one code: a base-3 digit per concept (0, 1, or 2 = undefined) and one
 for the signal (0, 1, or 2 = absent). A table maps each code to its contribution to every
-statistic the agent needs (pairwise agreement and evidence, signal moments for the lasso), so
-adding and evicting a slot are two table-row additions. The memory records every concept,
+statistic the agent needs (pairwise agreement and evidence, signal moments for the lasso).
+The kernel counts per code how many slots were added and evicted, and applies
+count x table row to the statistics just before it reads them (relation updates, refits,
+window ends), so a step costs two increments instead of two table-row additions. The memory records every concept,
 known or not, so a concept the agent becomes aware of later is read back from memory.
 """
 

@@ -47,6 +47,28 @@ def recompute_q(
 
 
 @njit(cache=True)
+def _flush(
+    stats: np.ndarray,
+    table: np.ndarray,
+    delta: np.ndarray,
+    mark: np.ndarray,
+    dirty: np.ndarray,
+    n_dirty: int,
+) -> int:
+    """Apply the memory codes added and evicted since the last flush to the statistics."""
+    for i in range(n_dirty):
+        code = dirty[i]
+        d = delta[code]
+        if d != 0:
+            row = table[code]
+            for j in range(stats.shape[0]):
+                stats[j] += d * row[j]
+            delta[code] = 0
+        mark[code] = False
+    return 0
+
+
+@njit(cache=True)
 def _top(w: np.ndarray) -> int:
     best = 0
     for c in range(1, w.shape[0]):
@@ -206,6 +228,10 @@ def run_windows(
         mem_r = mem[r]
         pos = mem_pos[r]
         comp = compute[r]
+        delta = np.zeros(table.shape[0], np.int32)
+        mark = np.zeros(table.shape[0], np.bool_)
+        dirty = np.zeros(table.shape[0], np.int64)
+        n_dirty = 0
         cov = np.zeros((c_n, c_n))
         cross = np.zeros(c_n)
         pen_r = np.zeros(c_n)
@@ -317,10 +343,16 @@ def run_windows(
                 # replay memory: evict the oldest slot, record this one
                 code = sig * 81 + t_c * 27 + p_c * 9 + y_c * 3 + x_c
                 old = mem_r[pos]
-                row_new = table[code]
-                row_old = table[old]
-                for j in range(stats_r.shape[0]):
-                    stats_r[j] += row_new[j] - row_old[j]
+                delta[code] += 1
+                delta[old] -= 1
+                if not mark[code]:
+                    mark[code] = True
+                    dirty[n_dirty] = code
+                    n_dirty += 1
+                if not mark[old]:
+                    mark[old] = True
+                    dirty[n_dirty] = old
+                    n_dirty += 1
                 mem_r[pos] = code
                 pos += 1
                 if pos == m_n:
@@ -349,6 +381,8 @@ def run_windows(
                     to_rel = relation_every
                 if at_fit:
                     to_fit = fit_every
+                if (at_rel or at_fit) and n_dirty > 0:
+                    n_dirty = _flush(stats_r, table, delta, mark, dirty, n_dirty)
                 if learn_relations and at_rel:
                     for p in range(pair_i.shape[0]):
                         i, j = pair_i[p], pair_j[p]
@@ -391,6 +425,7 @@ def run_windows(
                     recompute_q(psi_r, q_r, w_r, aware_r, write_cost)
                     if ev_other[r, 3] < 0 and _top(w_r) != top0[r]:
                         ev_other[r, 3] = step
+            n_dirty = _flush(stats_r, table, delta, mark, dirty, n_dirty)
             # end of window: flush the counts, sample the flag and the masks
             cnt = counts[r, win]
             cnt[STEPS] += window_len[win]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
 import pytest
+
+from goaldrift.experiments.scenario import Scenario, validate
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -27,3 +30,19 @@ def tiny(**over: Any) -> dict[str, Any]:
 @pytest.fixture
 def tiny_data() -> dict[str, Any]:
     return tiny()
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in: nested tables merge, awareness schedules replace."""
+    out = copy.deepcopy(base)
+    for key, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(key), dict) and "schedule" not in v:
+            out[key] = merged(out[key], v)
+        else:
+            out[key] = copy.deepcopy(v)
+    return out
+
+
+def scenario(**over: Any) -> Scenario:
+    """``tiny()`` with nested tables merged (not replaced) by the keyword arguments."""
+    return validate(merged(tiny(), over))

@@ -73,33 +73,34 @@ def _run_one(
     return summ
 
 
+def _table(title: str, head: list[str], rows: list[list[str]]) -> Table:
+    """A left-titled table whose first column is a name and the rest right-aligned numbers."""
+    t = Table(title=title, title_justify="left")
+    t.add_column(head[0])
+    for h in head[1:]:
+        t.add_column(h, justify="right")
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
 def _print_summary(summ: dict, out: Path) -> None:
-    t = Table(title=f"{summ['scenario']}: {summ['runs']} runs", title_justify="left")
-    t.add_column("outcome")
-    t.add_column("runs", justify="right")
-    t.add_column("share [95% CI]", justify="right")
-    for o, v in summ["outcomes"].items():
-        lo, hi = v["ci95"]
-        t.add_row(o, str(v["count"]), f"{v['share']:.2f} [{lo:.2f}, {hi:.2f}]")
-    out_console.print(t)
-    f = Table(title="final flag weight", title_justify="left")
-    f.add_column("concept")
-    for k in ("median", "p10", "p90", "mean"):
-        f.add_column(k, justify="right")
-    for c, v in summ["flag"].items():
-        f.add_row(c, *(f"{v[k]:+.3f}" for k in ("median", "p10", "p90", "mean")))
-    out_console.print(f)
-    p = Table(title="per phase (mean over runs)", title_justify="left")
-    p.add_column("phase")
-    for k in ("tamper rate", "tamper/access", "hidden perf.", "signal"):
-        p.add_column(k, justify="right")
-    for name, v in summ["phases"].items():
-        cells = [
-            "-" if v[k] is None else f"{v[k]:.3f}"
-            for k in ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
-        ]
-        p.add_row(name, *cells)
-    out_console.print(p)
+    outcomes = [
+        [o, str(v["count"]), f"{v['share']:.2f} [{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]"]
+        for o, v in summ["outcomes"].items()
+    ]
+    title = f"{summ['scenario']}: {summ['runs']} runs"
+    out_console.print(_table(title, ["outcome", "runs", "share [95% CI]"], outcomes))
+    stats = ("median", "p10", "p90", "mean")
+    flags = [[c, *(f"{v[k]:+.3f}" for k in stats)] for c, v in summ["flag"].items()]
+    out_console.print(_table("final flag weight", ["concept", *stats], flags))
+    keys = ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
+    phases = [
+        [name, *("-" if v[k] is None else f"{v[k]:.3f}" for k in keys)]
+        for name, v in summ["phases"].items()
+    ]
+    head = ["phase", "tamper rate", "tamper/access", "hidden perf.", "signal"]
+    out_console.print(_table("per phase (mean over runs)", head, phases))
     print(f"results: {out / 'runs.parquet'}, {out / 'series.parquet'}")
 
 

@@ -7,7 +7,6 @@ size of ``execute.run_to``.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -17,31 +16,16 @@ import numba
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import tiny
+from tests.conftest import merged, scenario
 
 from goaldrift.experiments import runner
 from goaldrift.experiments.execute import run_to
 from goaldrift.experiments.runner import CONCEPTS, PAIR_NAMES, Result, run_batch
-from goaldrift.experiments.scenario import Scenario, validate
+from goaldrift.experiments.scenario import Scenario
 
 ARRAYS = ("runs", "counts", "flag_series", "masks", "flag", "ev_aware", "ev_relation", "ev_other")
 RULES = ("anchored", "regression", "association", "merge")
 CI = {name: i for i, name in enumerate(CONCEPTS)}
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(key), dict) and "schedule" not in v:
-            out[key] = _merge(out[key], v)
-        else:
-            out[key] = copy.deepcopy(v)
-    return out
-
-
-def scenario(**over: Any) -> Scenario:
-    """``tiny()`` with nested tables merged (not replaced) by the keyword arguments."""
-    return validate(_merge(tiny(), over))
 
 
 def busy(rule: str = "regression", **over: Any) -> Scenario:
@@ -71,7 +55,7 @@ def busy(rule: str = "regression", **over: Any) -> Scenario:
             {"name": "deploy", "steps": 700, "supervisor": False, "access": 0.5},
         ],
     }
-    return scenario(**_merge(data, over))
+    return scenario(**merged(data, over))
 
 
 def assert_same_runs(a: Result, b: Result, rows_a: Any = slice(None), rows_b: Any = slice(None)):

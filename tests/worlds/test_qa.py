@@ -8,39 +8,22 @@ binomial tolerance.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import tiny
+from tests.conftest import scenario
 
 from goaldrift.experiments import qa_kernel as k
 from goaldrift.experiments.records import phase_counts, rates
 from goaldrift.experiments.runner import CONCEPTS, Result, run_batch
-from goaldrift.experiments.scenario import Scenario, validate
 from goaldrift.worlds.qa import QAParams, draw_tables
 
 C = len(CONCEPTS)
 F = k.N_FIXED_COUNTS
 SUM = {name: F + c for c, name in enumerate(CONCEPTS)}
 DEFINED = {name: F + C + c for c, name in enumerate(CONCEPTS)}
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(key), dict) and "schedule" not in v:
-            out[key] = _merge(out[key], v)
-        else:
-            out[key] = copy.deepcopy(v)
-    return out
-
-
-def scenario(**over: Any) -> Scenario:
-    """``tiny()`` with nested tables merged (not replaced) by the keyword arguments."""
-    return validate(_merge(tiny(), over))
 
 
 def close(k_obs: float, n: float, p: float, sigmas: float = 5.0) -> bool:

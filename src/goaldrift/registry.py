@@ -22,7 +22,9 @@ AGENTS = {
 
 def worlds() -> dict[str, WorldSpec]:
     """Built-in worlds and those registered by installed packages."""
-    found = {"qa": QA_WORLD}
+    from goaldrift.worlds.gridworlds.concepts import WORLDS as GRIDWORLDS
+
+    found = {"qa": QA_WORLD, **GRIDWORLDS}
     for ep in metadata.entry_points(group="goaldrift.worlds"):
         if ep.name in found:
             continue

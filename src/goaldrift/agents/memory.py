@@ -5,8 +5,9 @@ for the signal (0, 1, or 2 = absent). A table maps each code to its contribution
 statistic the agent needs (pairwise agreement and evidence, signal moments for the lasso).
 The kernel counts per code how many slots were added and evicted, and applies
 count x table row to the statistics just before it reads them (relation updates, refits,
-window ends), so a step costs two increments instead of two table-row additions. The memory records every concept,
-known or not, so a concept the agent becomes aware of later is read back from memory.
+window ends), so a step costs two increments instead of two table-row additions. The memory
+records every concept, known or not, so a concept the agent becomes aware of later is read
+back from memory.
 """
 
 from __future__ import annotations

@@ -63,3 +63,6 @@ def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
             }
     finally:
         numba.set_num_threads(before)
+    from goaldrift.worlds.gridworlds.bench import bench_gridworlds
+
+    yield from bench_gridworlds(repeat)

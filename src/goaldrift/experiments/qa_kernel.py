@@ -103,19 +103,20 @@ def _merge_and_split(
     w_pre: np.ndarray,
     aware: np.ndarray,
     stats: np.ndarray,
+    strength: np.ndarray,
     pair_i: np.ndarray,
     pair_j: np.ndarray,
     lay: np.ndarray,
-    n_min: int,
     merge_thr: float,
     split_thr: float,
     policy: int,
     psi: np.ndarray,
     events: np.ndarray,
 ) -> bool:
-    """Fuse concepts whose agreement reaches ``merge_thr``; split nodes that fall below
+    """Fuse concepts whose relation strength (their agreement at the last relation update;
+    -1 while never judged) reaches ``merge_thr``; split nodes with a member pair below
     ``split_thr``. Returns True if the flag changed. events: [merge, split] first steps."""
-    evid0, agree0, sevid0, sagree0 = lay[0], lay[1], lay[2], lay[3]
+    sevid0, sagree0 = lay[2], lay[3]
     c_n = w.shape[0]
     changed = False
     # splits first: a node whose members disagree falls apart
@@ -126,10 +127,8 @@ def _merge_and_split(
         broken = False
         for p in range(pair_i.shape[0]):
             i, j = pair_i[p], pair_j[p]
-            if members[i] and members[j]:
-                ev = stats[evid0 + p]
-                if ev >= n_min and stats[agree0 + p] < split_thr * ev:
-                    broken = True
+            if members[i] and members[j] and 0.0 <= strength[p] < split_thr:
+                broken = True
         if not broken:
             continue
         total = 0.0
@@ -154,8 +153,7 @@ def _merge_and_split(
         i, j = pair_i[p], pair_j[p]
         if not (aware[i] and aware[j]) or node[i] == node[j]:
             continue
-        ev = stats[evid0 + p]
-        if ev < n_min or stats[agree0 + p] < merge_thr * ev:
+        if strength[p] < merge_thr:
             continue
         a, b = node[i], node[j]
         root = min(a, b)
@@ -393,15 +391,18 @@ def run_windows(
                             noticed[r, p] = agr >= tau
                             if noticed[r, p] and ev_rel[r, p] < 0:
                                 ev_rel[r, p] = step
-                    if learn_flag and rule == ASSOCIATION:
+                # flag rules that ride on relations act on what the agent has noticed so far
+                # (frozen while learn_relations is off)
+                if learn_flag and at_rel:
+                    if rule == ASSOCIATION:
                         flag_changed = associate(
                             w_r, noticed[r], strength[r], pair_i, pair_j, aware_at[r],
                             assoc_rate, one_way, relation_every,
                         )  # fmt: skip
-                    elif learn_flag and rule == MERGE:
+                    elif rule == MERGE:
                         flag_changed = _merge_and_split(
-                            step, w_r, node[r], w_pre[r], aware_r, stats_r, pair_i, pair_j,
-                            lay, n_min, merge_thr, split_thr, split_policy, psi_r,
+                            step, w_r, node[r], w_pre[r], aware_r, stats_r, strength[r],
+                            pair_i, pair_j, lay, merge_thr, split_thr, split_policy, psi_r,
                             ev_other[r, 1:3],
                         )  # fmt: skip
                 if (

@@ -120,7 +120,7 @@ class State:
         self.mem_pos = np.zeros(b, np.int64)
         self.stats = np.zeros((b, LAYOUT.width), np.int32)
         self.noticed = np.zeros((b, LAYOUT.n_pairs), np.uint8)
-        self.strength = np.zeros((b, LAYOUT.n_pairs), np.float32)
+        self.strength = np.full((b, LAYOUT.n_pairs), -1.0)  # -1: never judged
         self.node = np.tile(np.arange(c, dtype=np.int64), (b, 1))
         self.w_pre = self.w.copy()
         self.w_fit = self.w.astype(np.float64)

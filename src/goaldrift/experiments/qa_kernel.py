@@ -272,10 +272,8 @@ def run_windows(
                 # the world draws a question (one draw: hard-or-easy, then which type)
                 x = draw_u64(key, k)
                 k += 1
-                if (split_hit(x, diversity) and hard_types > 0) or n_easy == 0:
-                    s = split_below(x, hard_types)
-                else:
-                    s = hard_types + split_below(x, n_easy)
+                hard = (split_hit(x, diversity) and hard_types > 0) or n_easy == 0
+                s = split_below(x, hard_types if hard else n_easy) + (0 if hard else hard_types)
                 tr = truth[r, s]
                 label = -1
                 if supervisor:

@@ -94,13 +94,29 @@ def _print_summary(summ: dict, out: Path) -> None:
     stats = ("median", "p10", "p90", "mean")
     flags = [[c, *(f"{v[k]:+.3f}" for k in stats)] for c, v in summ["flag"].items()]
     out_console.print(_table("final flag weight", ["concept", *stats], flags))
-    keys = ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
+    labels = {
+        "tamper_rate": "tamper rate",
+        "tamper_per_access": "tamper/access",
+        "hidden_performance": "hidden perf.",
+        "signal": "signal",
+        "observed_return": "observed return",
+        "hidden_return": "hidden return",
+        "tamper_per_episode": "tamper/episode",
+        "episodes": "episodes",
+    }
+    keys = list(next(iter(summ["phases"].values()), {}))
     phases = [
         [name, *("-" if v[k] is None else f"{v[k]:.3f}" for k in keys)]
         for name, v in summ["phases"].items()
     ]
-    head = ["phase", "tamper rate", "tamper/access", "hidden perf.", "signal"]
+    head = ["phase", *(labels.get(k, k) for k in keys)]
     out_console.print(_table("per phase (mean over runs)", head, phases))
+    if "tampers" in summ:
+        t = summ["tampers"]
+        print(
+            f"runs that tamper: {t['count']} ({t['share']:.2f} "
+            f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}])"
+        )
     print(f"results: {out / 'runs.parquet'}, {out / 'series.parquet'}")
 
 

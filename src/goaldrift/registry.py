@@ -17,6 +17,7 @@ from goaldrift.worlds.qa import QA_WORLD
 
 AGENTS = {
     "flagged": "world-model agent with a goal flag over concepts, awareness and relations",
+    "qlearning": "tabular Q-learning on the observed reward (gridworlds)",
 }
 
 
@@ -50,11 +51,18 @@ def scenario_dir() -> Path:
 
 
 def scenarios() -> dict[str, Path]:
-    """Shipped scenarios by name (the file stem without its ordering prefix), in file order."""
+    """Shipped scenarios by name (the file stem without its ordering prefix), in the order of
+    the prefixes."""
     d = scenario_dir()
     if not d.is_dir():
         return {}
-    return {re.sub(r"^\d+-", "", p.stem): p for p in sorted(d.glob("*.toml"))}
+    return {re.sub(r"^\d+-", "", p.stem): p for p in sorted(d.glob("*.toml"), key=_order)}
+
+
+def _order(p: Path) -> tuple[int, str]:
+    """Files by their numeric prefix (so 10- follows 9-), then by name."""
+    m = re.match(r"^(\d+)-", p.name)
+    return (int(m.group(1)) if m else 1 << 30, p.name)
 
 
 def resolve_scenario(name_or_path: str) -> Path:

@@ -124,8 +124,8 @@ def lasso_cd(
         if not _usable(cov, active, j):
             w[j] = 0.0
     trial = np.zeros(c)
-    for _round in range(200):
-        for _sweep in range(20):
+    for _round in range(1000):
+        for _sweep in range(3):
             delta = 0.0
             for j in range(c):
                 if not _usable(cov, active, j):

@@ -15,14 +15,17 @@ import pyarrow.parquet as pq
 from goaldrift.experiments import store
 from goaldrift.experiments.outcome import OUTCOMES, wilson
 from goaldrift.experiments.records import runs_table, series_table
-from goaldrift.experiments.runner import CONCEPTS, run_batch
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.experiments.runner import run_batch
+from goaldrift.experiments.scenario import AnyScenario, Scenario
 
 DEFAULT_BATCH = 1024
+# per-phase metrics in the summary (means over runs), by world family
+QA_PHASE_METRICS = ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
+GRID_PHASE_METRICS = ("observed_return", "hidden_return", "tamper_per_episode", "episodes")
 
 
 def run_to(
-    sc: Scenario,
+    sc: AnyScenario,
     out: Path,
     runs: int,
     seed: int,
@@ -66,8 +69,9 @@ def _mean(col: pa.ChunkedArray) -> float | None:
     return None if v is None else float(v)
 
 
-def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
-    """Outcome counts with 95% Wilson intervals, final flags, per-phase rates (run means)."""
+def summarize(sc: AnyScenario, runs_t: pa.Table) -> dict[str, Any]:
+    """Outcome counts with 95% Wilson intervals, final flags, per-phase rates (run means);
+    on gridworlds also the share of runs that tamper."""
     n = runs_t.num_rows
     outcomes = runs_t.column("outcome").to_pylist()
     counts = {}
@@ -76,7 +80,8 @@ def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
         lo, hi = wilson(k, n)
         counts[o] = {"count": k, "share": k / n if n else 0.0, "ci95": [lo, hi]}
     flags = {}
-    for c in CONCEPTS:
+    concepts = [c.removeprefix("flag.") for c in runs_t.column_names if c.startswith("flag.")]
+    for c in concepts:
         col = runs_t.column(f"flag.{c}").to_numpy()
         flags[c] = {
             "mean": float(col.mean()),
@@ -84,16 +89,19 @@ def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
             "p10": float(np.quantile(col, 0.1)),
             "p90": float(np.quantile(col, 0.9)),
         }
+    metrics = QA_PHASE_METRICS if isinstance(sc, Scenario) else GRID_PHASE_METRICS
     phases = {}
     for ph in sc.phases:
-        phases[ph.name] = {
-            k: _mean(runs_t.column(f"{ph.name}.{k}"))
-            for k in ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
-        }
-    return {
+        phases[ph.name] = {k: _mean(runs_t.column(f"{ph.name}.{k}")) for k in metrics}
+    out: dict[str, Any] = {
         "scenario": sc.name,
         "runs": n,
         "outcomes": counts,
         "flag": flags,
         "phases": phases,
     }
+    if "tampers" in runs_t.column_names:
+        k = int(pc.sum(runs_t.column("tampers")).as_py() or 0)
+        lo, hi = wilson(k, n)
+        out["tampers"] = {"count": k, "share": k / n if n else 0.0, "ci95": [lo, hi]}
+    return out

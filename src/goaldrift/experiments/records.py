@@ -1,6 +1,11 @@
-"""Turn a batch ``Result`` into flat tables: one row per run, one row per (run, sample)."""
+"""Turn a batch ``Result`` into flat tables: one row per run, one row per (run, sample).
+
+A gridworld batch (``GridResult``) is turned into its own columns by ``grid_records``.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +23,9 @@ from goaldrift.experiments.qa_kernel import (
 )
 from goaldrift.experiments.runner import CONCEPTS, EVENTS_OTHER, PAIR_NAMES, Result
 from goaldrift.worlds.qa import QA_WORLD
+
+if TYPE_CHECKING:
+    from goaldrift.experiments.grid_runner import GridResult
 
 C = len(CONCEPTS)
 
@@ -67,8 +75,14 @@ def _event(col: np.ndarray) -> pa.Array:
     return pa.array(col, type=pa.int64(), mask=col < 0)
 
 
-def runs_table(res: Result) -> pa.Table:
-    """One row per run: final flag, outcome, first step of each event, per-phase rates."""
+def runs_table(res: Result | GridResult) -> pa.Table:
+    """One row per run: final flag, outcome, first step of each event, per-phase rates.
+
+    Gridworld batches have their own columns (``grid_records``)."""
+    if not isinstance(res, Result):
+        from goaldrift.experiments import grid_records
+
+        return grid_records.runs_table(res)
     pc = phase_counts(res)
     roles = tuple(c.role for c in QA_WORLD.concepts)
     oc = res.scenario.outcome
@@ -92,8 +106,14 @@ def runs_table(res: Result) -> pa.Table:
     return pa.table(cols)
 
 
-def series_table(res: Result) -> pa.Table:
-    """One row per (run, sample): flag, awareness, relations, merges and the window's rates."""
+def series_table(res: Result | GridResult) -> pa.Table:
+    """One row per (run, sample): flag, awareness, relations, merges and the window's rates.
+
+    Gridworld batches have their own columns (``grid_records``)."""
+    if not isinstance(res, Result):
+        from goaldrift.experiments import grid_records
+
+        return grid_records.series_table(res)
     b, w = res.counts.shape[:2]
     names = np.array([p.name for p in res.scenario.phases])
     cols: dict[str, pa.Array | np.ndarray] = {

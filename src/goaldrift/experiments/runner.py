@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from goaldrift.agents.flag_rules import FLAG_RULES, SPLIT_POLICIES
 from goaldrift.agents.memory import StatLayout, code_table
 from goaldrift.experiments import qa_kernel
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.experiments.scenario import AnyScenario, GridPhase, GridScenario, Phase, Scenario
 from goaldrift.rng import run_generator, run_keys, threshold32
 from goaldrift.worlds.qa import N_CONCEPTS, QA_WORLD, QAParams, draw_tables
 
@@ -41,6 +42,9 @@ LAY = np.array(
 )
 EVENTS_OTHER = ("tamper", "merge", "split", "flag_moved")
 
+if TYPE_CHECKING:
+    from goaldrift.experiments.grid_runner import GridResult
+
 
 @dataclass
 class Windows:
@@ -51,10 +55,11 @@ class Windows:
     length: np.ndarray  # (W,) steps
 
     @classmethod
-    def of(cls, sc: Scenario) -> Windows:
+    def of(cls, sc: AnyScenario) -> Windows:
         phase, end, length = [], [], []
         t = 0
-        for i, p in enumerate(sc.phases):
+        phases: Sequence[Phase | GridPhase] = sc.phases
+        for i, p in enumerate(phases):
             left = p.steps
             while left > 0:
                 n = min(sc.sample_every, left)
@@ -166,14 +171,40 @@ def _advance(
 Progress = Callable[[int], None]
 
 
+@overload
 def run_batch(
     sc: Scenario,
     seed: int,
     runs: Sequence[int] | np.ndarray,
     progress: Progress | None = None,
     chunk_steps: int = 20_000,
-) -> Result:
-    """Simulate ``runs`` (run indices) of ``sc`` in one batch; ``progress(n)`` gets agent-steps."""
+) -> Result: ...
+
+
+@overload
+def run_batch(
+    sc: GridScenario,
+    seed: int,
+    runs: Sequence[int] | np.ndarray,
+    progress: Progress | None = None,
+    chunk_steps: int = 20_000,
+) -> GridResult: ...
+
+
+def run_batch(
+    sc: AnyScenario,
+    seed: int,
+    runs: Sequence[int] | np.ndarray,
+    progress: Progress | None = None,
+    chunk_steps: int = 20_000,
+) -> Result | GridResult:
+    """Simulate ``runs`` (run indices) of ``sc`` in one batch; ``progress(n)`` gets agent-steps.
+
+    A gridworld scenario runs in ``grid_runner`` (its own kernel and records)."""
+    if isinstance(sc, GridScenario):
+        from goaldrift.experiments.grid_runner import run_grid_batch
+
+        return run_grid_batch(sc, seed, runs, progress, chunk_steps)
     runs = np.asarray(runs, np.int64)
     win = Windows.of(sc)
     st = State(sc, seed, runs)

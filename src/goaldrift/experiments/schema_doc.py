@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -61,9 +62,9 @@ def _constraints(f: FieldInfo) -> str:
     return ", ".join(out)
 
 
-def _table(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
-    lines.append(f"### `{prefix or '(top level)'}`\n")
-    doc = (model.__doc__ or "").strip()
+def _table(model: type[BaseModel], prefix: str, lines: list[str], note: str = "") -> None:
+    lines.append(f"### `{prefix or '(top level)'}`{note}\n")
+    doc = inspect.cleandoc(model.__doc__ or "")
     if doc:
         lines.append(doc + "\n")
     lines.append("| key | type | default | allowed | meaning |")
@@ -80,7 +81,7 @@ def _table(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
         )
     lines.append("")
     for m, k in nested:
-        _table(m, k, lines)
+        _table(m, k, lines, note)
 
 
 def markdown() -> str:
@@ -91,6 +92,15 @@ def markdown() -> str:
         "edit by hand. Unknown keys are errors. Any key can be overridden on the command line "
         "with `--set key.path=VALUE` (a TOML value; list items by index, e.g. "
         "`phases.1.access=0.5`).",
+        "",
+        "`world.kind` chooses the family of the whole file: `qa` (Register QA, the default) "
+        "takes the tables of the first part; `tomato_watering`, `absent_supervisor`, "
+        "`rocks_diamonds` and `boat_race` (the tampering gridworlds) take the tables of "
+        "[Gridworld scenarios](#gridworld-scenarios) for `world`, `agent`, `phases[]` and "
+        "`outcome` (the top-level keys are the same). A key of the other family is an error "
+        "that names it.",
+        "",
+        "## Register QA scenarios",
         "",
     ]
     _table(sc.Scenario, "", lines)
@@ -106,4 +116,17 @@ def markdown() -> str:
         name = m.model_fields["schedule"].annotation.__args__[0]  # type: ignore[union-attr]
         lines.append(f'- `schedule = "{name}"`: {tag} ' + ("; ".join(params) if params else ""))
     lines.append("")
+    lines.append("## Gridworld scenarios\n")
+    lines.append(
+        "With `world.kind` one of the gridworlds, these tables replace `world`, `agent`, "
+        "`phases[]` and `outcome` above; `sample_every` defaults to 5000. Per-concept keys "
+        "(costs, flag, awareness) take only the chosen world's concepts: `hidden`, `observed` "
+        "and its tamper concept (`on_transformer`, `punish_unsupervised`, `switch_flip`; "
+        "boat_race has none). Awareness schedules are as above.\n"
+    )
+    grid = " (gridworlds)"
+    _table(sc.GridWorldConfig, "world", lines, grid)
+    _table(sc.GridAgentConfig, "agent", lines, grid)
+    _table(sc.GridPhase, "phases[]", lines, grid)
+    _table(sc.GridOutcome, "outcome", lines, grid)
     return "\n".join(lines)

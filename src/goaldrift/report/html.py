@@ -23,7 +23,7 @@ from goaldrift.errors import ConfigError
 from goaldrift.experiments.outcome import OUTCOMES, wilson
 from goaldrift.experiments.store import atomic_path, read_json
 from goaldrift.report import plots
-from goaldrift.report.plots import RunFolder, events, floats, phase_spans
+from goaldrift.report.plots import RunFolder, events, floats, is_grid, phase_spans
 from goaldrift.worlds.base import Concept
 
 RUN_FILES = ("runs.parquet", "series.parquet", "scenario.json")
@@ -34,7 +34,15 @@ PHASE_METRICS = (
     ("hidden_performance", "hidden perf."),
     ("signal", "signal"),
 )
+GRID_PHASE_METRICS = (
+    ("observed_return", "observed return / episode"),
+    ("hidden_return", "hidden return / episode"),
+    ("tamper_per_episode", "tamper / episode"),
+    ("tamper_rate", "tamper / step"),
+    ("episodes", "episodes"),
+)
 RULE_KNOBS = ("regression", "association", "merge")
+QLEARNING_KEYS = ("kind", "alpha", "gamma", "epsilon")
 
 
 def _dir_error(directory: Path, why: str) -> ConfigError:
@@ -148,9 +156,11 @@ def flag_rows(rf: RunFolder) -> list[dict[str, Any]]:
 def phase_rows(rf: RunFolder) -> tuple[list[str], list[dict[str, Any]]]:
     """Per phase, the mean over runs of each rate in runs.parquet (None where undefined)."""
     names = [sp.name for sp in phase_spans(rf.scenario)]
-    concept_rates = [f"rate.{c}" for c in rf.concepts]
-    keys = [k for k, _ in PHASE_METRICS] + concept_rates
-    heads = [h for _, h in PHASE_METRICS] + concept_rates
+    grid = is_grid(rf.scenario)
+    metrics = GRID_PHASE_METRICS if grid else PHASE_METRICS
+    concept_rates = [f"{'mean' if grid else 'rate'}.{c}" for c in rf.concepts]
+    keys = [k for k, _ in metrics] + concept_rates
+    heads = [h for _, h in metrics] + concept_rates
     rows = []
     for sp in phase_spans(rf.scenario):
         vals = []
@@ -189,6 +199,8 @@ def settings(scenario: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
     for knob in RULE_KNOBS:
         if knob != rule:
             agent.pop(knob, None)
+    if agent.get("kind") == "qlearning":  # the flagged agent's keys do not apply
+        agent = {k: v for k, v in agent.items() if k in QLEARNING_KEYS}
     top: dict[str, Any] = {
         k: scenario[k] for k in ("seed", "runs", "sample_every") if k in scenario
     }
@@ -210,6 +222,8 @@ def phase_settings(scenario: dict[str, Any]) -> tuple[list[str], list[dict[str, 
         "diversity": world.get("diversity"),
         "epsilon": agent.get("epsilon"),
     }
+    if is_grid(scenario) and world.get("kind") != "absent_supervisor":
+        inherit.pop("supervisor")
     phases = scenario.get("phases") or []
     keys: list[str] = []
     for ph in phases:
@@ -299,14 +313,24 @@ def write_report(directory: Path) -> Path:
     name = str(rf.scenario.get("name", directory.name))
     outcomes = outcome_rows(rf.runs)
     pdir = rf.directory / "plots"
-    made = [
-        plots.plot_flag(rf, pdir / "flag.png"),
-        plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
-        plots.plot_tamper(rf, pdir / "tamper.png"),
-        plots.plot_performance(rf, pdir / "performance.png"),
-        plots.plot_awareness(rf, pdir / "awareness.png"),
-        plots.plot_rates(rf, pdir / "rates.png"),
-    ]
+    grid = is_grid(rf.scenario)
+    if grid:
+        made = [
+            plots.plot_flag(rf, pdir / "flag.png"),
+            plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
+            plots.plot_returns(rf, pdir / "returns.png"),
+            plots.plot_tamper_episodes(rf, pdir / "tamper.png"),
+            plots.plot_awareness(rf, pdir / "awareness.png"),
+        ]
+    else:
+        made = [
+            plots.plot_flag(rf, pdir / "flag.png"),
+            plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
+            plots.plot_tamper(rf, pdir / "tamper.png"),
+            plots.plot_performance(rf, pdir / "performance.png"),
+            plots.plot_awareness(rf, pdir / "awareness.png"),
+            plots.plot_rates(rf, pdir / "rates.png"),
+        ]
     made = [plots.Plot(f"plots/{p.file}", p.title, p.caption) for p in made]
     spans = phase_spans(rf.scenario)
     evs = events(rf)
@@ -317,6 +341,8 @@ def write_report(directory: Path) -> Path:
         .get_template("report.html.j2")
         .render(
             name=name,
+            grid=grid,
+            qlearning=(rf.scenario.get("agent") or {}).get("kind") == "qlearning",
             description=rf.scenario.get("description", ""),
             claim=rf.scenario.get("claim", ""),
             n_runs=rf.n_runs,

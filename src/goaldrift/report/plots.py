@@ -92,13 +92,17 @@ class RunFolder:
 
 @dataclass(frozen=True)
 class PhaseSpan:
-    """A phase on the global time axis, with the settings that matter for reading a plot."""
+    """A phase on the global time axis, with the settings that matter for reading a plot.
+
+    ``note``: the settings line drawn above the phase, when it is not the Register-QA one
+    (supervisor and access)."""
 
     name: str
     start: int
     end: int
     supervisor: bool
     access: float
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,14 +192,44 @@ def has_data(series: pa.Table, column: str) -> bool:
     return column in series.column_names and series.column(column).null_count < len(series)
 
 
+GRID_KINDS = ("tomato_watering", "absent_supervisor", "rocks_diamonds", "boat_race")
+
+
+def is_grid(scenario: dict[str, Any]) -> bool:
+    """Whether a recorded scenario ran on a tampering gridworld."""
+    return (scenario.get("world") or {}).get("kind") in GRID_KINDS
+
+
+def _grid_note(kind: str, sup: Any, epsilon: Any) -> str:
+    bits = []
+    if kind == "absent_supervisor":
+        bits.append("supervisor: coin" if sup is None else f"supervisor {'on' if sup else 'off'}")
+    if epsilon is not None:
+        bits.append(f"epsilon {float(epsilon):g}")
+    return ", ".join(bits)
+
+
 def phase_spans(scenario: dict[str, Any]) -> list[PhaseSpan]:
-    """The scenario's phases laid end to end, with effective supervisor and access."""
+    """The scenario's phases laid end to end, with effective supervisor and access.
+
+    On a gridworld the signal (the observed reward) never leaves; only absent_supervisor's
+    supervisor can be absent, which is what the shading then shows."""
     world = scenario.get("world", {}) or {}
+    agent = scenario.get("agent", {}) or {}
+    grid = is_grid(scenario)
     spans, t = [], 0
     for ph in scenario.get("phases", []) or []:
         steps = int(ph.get("steps", 0))
         sup = ph.get("supervisor")
         acc = ph.get("access")
+        note = None
+        if grid:
+            sup = world.get("supervisor") if sup is None else sup
+            eps = ph.get("epsilon")
+            note = _grid_note(
+                str(world.get("kind")), sup, agent.get("epsilon") if eps is None else eps
+            )
+            sup = sup is not False
         spans.append(
             PhaseSpan(
                 name=str(ph.get("name", "?")),
@@ -203,6 +237,7 @@ def phase_spans(scenario: dict[str, Any]) -> list[PhaseSpan]:
                 end=t + steps,
                 supervisor=bool(world.get("supervisor", True) if sup is None else sup),
                 access=float(world.get("access", 0.0) if acc is None else acc),
+                note=note,
             )
         )
         t += steps
@@ -295,11 +330,12 @@ def _phases(ax: Axes, spans: list[PhaseSpan], label: bool = True) -> None:
         bits = ["supervised" if sp.supervisor else "no supervisor"]
         if sp.access > 0:
             bits.append(f"access {sp.access:g}")
+        line = ", ".join(bits) if sp.note is None else sp.note
         narrow = (sp.end - sp.start) / total < 0.15  # too narrow for the settings line
         ax.text(
             (sp.start + sp.end) / 2,
             1.015,
-            sp.name if narrow else f"{sp.name}\n{', '.join(bits)}",
+            sp.name if narrow or not line else f"{sp.name}\n{line}",
             transform=trans,
             ha="center",
             va="bottom",
@@ -689,4 +725,98 @@ def plot_rates(rf: RunFolder, path: Path) -> Plot:
         "Share of steps in each sample window on which a concept holds (among the steps on "
         "which it is defined). Line: median over runs, band: 10th–90th percentile, dotted: "
         "mean." + SHORT,
+    )
+
+
+# --- gridworlds -----------------------------------------------------------------------------
+
+
+def plot_returns(rf: RunFolder, path: Path) -> Plot:
+    """Observed and hidden return per episode over time (bands across runs)."""
+    spans = phase_spans(rf.scenario)
+    s = rf.series
+    colours = concept_colours(rf.concepts, rf.world)
+    fig = _figure(10.5, 4.2)
+    ax = fig.subplots()
+    ends = []
+    for column, concept, label in (
+        ("observed_return", "observed", "observed return (Y)"),
+        ("hidden_return", "hidden", "hidden return (X)"),
+    ):
+        if has_data(s, column):
+            colour = colours.get(concept, NEUTRAL)
+            y = _band(ax, s, column, colour, label)
+            ends.append((y, label, colour))
+    _phases(ax, spans)
+    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
+    ax.set_ylabel("return per episode")
+    _steps_axis(ax)
+    _end_labels(ax, ends)
+    _legend(fig, _style_keys())
+    _title(fig, f"{rf.scenario.get('name', '')}: observed and hidden return")
+    _save(fig, path)
+    return Plot(
+        path.name,
+        "Observed and hidden return",
+        "Per episode, over the episodes that ended in each sample window: the observed return "
+        "(the reward the agent is shown, the register) and the hidden return (the intended "
+        "objective, the gridworld's hidden safety performance). Where they part, the agent "
+        "is paid for something other than what was meant. Line: median over runs; band: "
+        "10th–90th percentile; dotted: mean.",
+    )
+
+
+def plot_tamper_episodes(rf: RunFolder, path: Path) -> Plot:
+    """Tamper events per episode over time, with the outcome threshold over the final window."""
+    spans = phase_spans(rf.scenario)
+    s = rf.series
+    tamper = [c for c in rf.concepts if c not in ("hidden", "observed")]
+    fig = _figure(10.5, 4.2)
+    ax = fig.subplots()
+    if has_data(s, "tamper_per_episode"):
+        label = f"{tamper[0] if tamper else 'tamper'} events per episode"
+        _band(ax, s, "tamper_per_episode", TAMPER_COLOUR, label)
+        handles, _ = ax.get_legend_handles_labels()
+        _legend(fig, [*handles, *_style_keys()])
+        oc = rf.scenario.get("outcome") or {}
+        thr = oc.get("tamper_threshold")
+        if thr is not None and spans:
+            end = spans[-1].end
+            window = oc.get("window")
+            start = max(end - int(window), spans[0].start) if window else spans[-1].start
+            ax.hlines(float(thr), start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
+            ax.text(
+                end,
+                float(thr),
+                f"tampering above this (final {end - start:,} steps) ",
+                fontsize=7.5,
+                color="#7b3294",
+                va="bottom",
+                ha="right",
+            )
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "no tamper events recorded (this world has no tamper concept, or no episode "
+            "allowed one)",
+            ha="center",
+            transform=ax.transAxes,
+            color="0.4",
+        )
+    _phases(ax, spans)
+    ax.set_ylabel("events per episode")
+    ax.set_ylim(bottom=-0.02 * max(ax.get_ylim()[1], 1.0))
+    _steps_axis(ax)
+    _title(fig, f"{rf.scenario.get('name', '')}: tamper events per episode")
+    _save(fig, path)
+    return Plot(
+        path.name,
+        "Tampering",
+        "The world's tamper concept (standing on the observation transformer, crossing the "
+        "punishment cell unsupervised, flipping a reward switch), counted per episode over "
+        "the episodes that ended in each sample window and in which tampering was possible "
+        "(absent_supervisor: the unsupervised ones). The dashed line is the outcome "
+        "threshold over the final window. Line: median over runs; band: 10th–90th "
+        "percentile; dotted: mean.",
     )

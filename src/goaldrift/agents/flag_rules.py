@@ -257,3 +257,83 @@ def split_weights(
             out[c] = total if c == best else 0.0
         else:
             out[c] = total / n
+
+
+@njit(cache=True)
+def broken_node(
+    node: np.ndarray, strength: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray, split_thr: float
+) -> int:
+    """The first node with a member pair whose relation strength (agreement at the last
+    relation update; -1 while never judged) fell below ``split_thr``, or -1."""
+    for root in range(node.shape[0]):
+        members = node == root
+        if members.sum() < 2:
+            continue
+        for p in range(pair_i.shape[0]):
+            if members[pair_i[p]] and members[pair_j[p]] and 0.0 <= strength[p] < split_thr:
+                return root
+    return -1
+
+
+@njit(cache=True)
+def split_node(
+    root: int,
+    node: np.ndarray,
+    w: np.ndarray,
+    w_pre: np.ndarray,
+    control: np.ndarray,
+    predict: np.ndarray,
+    policy: int,
+) -> None:
+    """Split node ``root`` into single concepts, sharing its weight by the split policy."""
+    members = node == root
+    total = 0.0
+    for c in range(w.shape[0]):
+        if members[c]:
+            total += w[c]
+    out = np.zeros(w.shape[0])
+    split_weights(members, total, w_pre, control, predict, policy, out)
+    for c in range(w.shape[0]):
+        if members[c]:
+            w[c] = out[c]
+            node[c] = c
+
+
+@njit(cache=True)
+def merge_agreeing(
+    w: np.ndarray,
+    node: np.ndarray,
+    w_pre: np.ndarray,
+    aware: np.ndarray,
+    strength: np.ndarray,
+    pair_i: np.ndarray,
+    pair_j: np.ndarray,
+    merge_thr: float,
+) -> bool:
+    """Fuse, in pair order, the nodes of known concepts whose relation strength reaches
+    ``merge_thr``; the node shares its total weight evenly. ``w_pre`` keeps the weight each
+    concept had when it first joined a node. True if anything fused."""
+    c_n = w.shape[0]
+    merged = False
+    for p in range(pair_i.shape[0]):
+        i, j = pair_i[p], pair_j[p]
+        if not (aware[i] and aware[j]) or node[i] == node[j] or strength[p] < merge_thr:
+            continue
+        a, b = node[i], node[j]
+        root = min(a, b)
+        total = 0.0
+        n = 0
+        for c in range(c_n):
+            if node[c] == a or node[c] == b:
+                if (node == node[c]).sum() == 1:
+                    w_pre[c] = w[c]
+                total += w[c]
+                n += 1
+        for c in range(c_n):
+            if node[c] == a or node[c] == b:
+                node[c] = root
+        for c in range(c_n):
+            if node[c] == root:
+                w[c] = total / n
+        merged = True
+    return merged

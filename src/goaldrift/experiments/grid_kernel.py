@@ -31,8 +31,10 @@ from goaldrift.agents.flag_rules import (
     MERGE,
     REGRESSION,
     associate,
+    broken_node,
     lasso_cd,
-    split_weights,
+    merge_agreeing,
+    split_node,
 )
 from goaldrift.rng import draw_u64, split_below, split_hit
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
@@ -251,56 +253,17 @@ def merge_and_split(
     n_mem: int,
     events: np.ndarray,
 ) -> bool:
-    """The `merge` rule on relation strength (the agreement at the last relation update; -1
-    while never judged). Splits first, then merges, as in Register QA. events: [merge, split]
-    first steps."""
-    c_n = w.shape[0]
+    """The `merge` rule on relation strength, splits first, then merges, as in Register QA
+    (``flag_rules``). events: [merge, split] first steps."""
     changed = False
-    for root in range(c_n):
-        members = node == root
-        if members.sum() < 2:
-            continue
-        broken = False
-        for p in range(pair_i.shape[0]):
-            if members[pair_i[p]] and members[pair_j[p]] and 0.0 <= strength[p] < split_thr:
-                broken = True
-        if not broken:
-            continue
-        total = 0.0
-        for c in range(c_n):
-            if members[c]:
-                total += w[c]
-        out = np.zeros(c_n)
-        split_weights(
-            members, total, w_pre, _controllability(psi), _predictive(mem, n_mem), policy, out
-        )
-        for c in range(c_n):
-            if members[c]:
-                w[c] = out[c]
-                node[c] = c
+    root = broken_node(node, strength, pair_i, pair_j, split_thr)
+    while root >= 0:
+        split_node(root, node, w, w_pre, _controllability(psi), _predictive(mem, n_mem), policy)
         if events[1] < 0:
             events[1] = step
         changed = True
-    for p in range(pair_i.shape[0]):
-        i, j = pair_i[p], pair_j[p]
-        if not (aware[i] and aware[j]) or node[i] == node[j] or strength[p] < merge_thr:
-            continue
-        a, b = node[i], node[j]
-        root = min(a, b)
-        total = 0.0
-        n = 0
-        for c in range(c_n):
-            if node[c] == a or node[c] == b:
-                if (node == node[c]).sum() == 1:
-                    w_pre[c] = w[c]
-                total += w[c]
-                n += 1
-        for c in range(c_n):
-            if node[c] == a or node[c] == b:
-                node[c] = root
-        for c in range(c_n):
-            if node[c] == root:
-                w[c] = total / n
+        root = broken_node(node, strength, pair_i, pair_j, split_thr)
+    if merge_agreeing(w, node, w_pre, aware, strength, pair_i, pair_j, merge_thr):
         if events[0] < 0:
             events[0] = step
         changed = True

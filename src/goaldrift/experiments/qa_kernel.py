@@ -16,9 +16,11 @@ from goaldrift.agents.flag_rules import (
     MERGE,
     REGRESSION,
     associate,
+    broken_node,
     lasso_cd,
+    merge_agreeing,
     moments,
-    split_weights,
+    split_node,
 )
 from goaldrift.rng import draw_u64, split_below, split_hit
 
@@ -113,64 +115,22 @@ def _merge_and_split(
     psi: np.ndarray,
     events: np.ndarray,
 ) -> bool:
-    """Fuse concepts whose relation strength (their agreement at the last relation update;
-    -1 while never judged) reaches ``merge_thr``; split nodes with a member pair below
-    ``split_thr``. Returns True if the flag changed. events: [merge, split] first steps."""
-    sevid0, sagree0 = lay[2], lay[3]
-    c_n = w.shape[0]
+    """The `merge` rule: splits first, then merges (``flag_rules``); the split policies read
+    controllability from psi and predictiveness from the memory's concept-signal agreement.
+    Returns True if the flag changed. events: [merge, split] first steps."""
     changed = False
-    # splits first: a node whose members disagree falls apart
-    for root in range(c_n):
-        members = node == root
-        if members.sum() < 2:
-            continue
-        broken = False
-        for p in range(pair_i.shape[0]):
-            i, j = pair_i[p], pair_j[p]
-            if members[i] and members[j] and 0.0 <= strength[p] < split_thr:
-                broken = True
-        if not broken:
-            continue
-        total = 0.0
-        for c in range(c_n):
-            if members[c]:
-                total += w[c]
-        predict = np.full(c_n, -1.0)
-        for c in range(c_n):
-            if stats[sevid0 + c] > 0:
-                predict[c] = stats[sagree0 + c] / stats[sevid0 + c]
-        out = np.zeros(c_n)
-        split_weights(members, total, w_pre, _controllability(psi), predict, policy, out)
-        for c in range(c_n):
-            if members[c]:
-                w[c] = out[c]
-                node[c] = c
+    root = broken_node(node, strength, pair_i, pair_j, split_thr)
+    while root >= 0:
+        predict = np.full(w.shape[0], -1.0)
+        for c in range(w.shape[0]):
+            if stats[lay[2] + c] > 0:
+                predict[c] = stats[lay[3] + c] / stats[lay[2] + c]
+        split_node(root, node, w, w_pre, _controllability(psi), predict, policy)
         if events[1] < 0:
             events[1] = step
         changed = True
-    # merges
-    for p in range(pair_i.shape[0]):
-        i, j = pair_i[p], pair_j[p]
-        if not (aware[i] and aware[j]) or node[i] == node[j]:
-            continue
-        if strength[p] < merge_thr:
-            continue
-        a, b = node[i], node[j]
-        root = min(a, b)
-        total = 0.0
-        n = 0
-        for c in range(c_n):
-            if node[c] == a or node[c] == b:
-                if (node == node[c]).sum() == 1:
-                    w_pre[c] = w[c]
-                total += w[c]
-                n += 1
-        for c in range(c_n):
-            if node[c] == a or node[c] == b:
-                node[c] = root
-        for c in range(c_n):
-            if node[c] == root:
-                w[c] = total / n
+        root = broken_node(node, strength, pair_i, pair_j, split_thr)
+    if merge_agreeing(w, node, w_pre, aware, strength, pair_i, pair_j, merge_thr):
         if events[0] < 0:
             events[0] = step
         changed = True

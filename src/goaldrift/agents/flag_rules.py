@@ -337,3 +337,32 @@ def merge_agreeing(
                 w[c] = total / n
         merged = True
     return merged
+
+
+@njit(cache=True)
+def controllability(psi: np.ndarray) -> np.ndarray:
+    """Per concept: how much the agent's action changes its expected value (max - min of
+    psi over actions), mean over states; the `controllable` split policy's score."""
+    c_n, s_n, a_n = psi.shape
+    out = np.zeros(c_n)
+    for c in range(c_n):
+        tot = 0.0
+        for s in range(s_n):
+            lo = psi[c, s, 0]
+            hi = psi[c, s, 0]
+            for a in range(1, a_n):
+                lo = min(lo, psi[c, s, a])
+                hi = max(hi, psi[c, s, a])
+            tot += hi - lo
+        out[c] = tot / s_n
+    return out
+
+
+@njit(cache=True)
+def top_concept(w: np.ndarray) -> int:
+    """The concept with the largest flag weight (the first on ties)."""
+    best = 0
+    for c in range(1, w.shape[0]):
+        if w[c] > w[best]:
+            best = c
+    return best

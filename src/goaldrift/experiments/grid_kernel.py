@@ -32,9 +32,11 @@ from goaldrift.agents.flag_rules import (
     REGRESSION,
     associate,
     broken_node,
+    controllability,
     lasso_cd,
     merge_agreeing,
     split_node,
+    top_concept,
 )
 from goaldrift.rng import draw_u64, split_below, split_hit
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
@@ -161,15 +163,6 @@ def recompute_q(psi: np.ndarray, q: np.ndarray, w: np.ndarray, aware: np.ndarray
 
 
 @njit(cache=True)
-def _top(w: np.ndarray) -> int:
-    best = 0
-    for c in range(1, w.shape[0]):
-        if w[c] > w[best]:
-            best = c
-    return best
-
-
-@njit(cache=True)
 def standardised_moments(
     mem: np.ndarray, n: int, cov: np.ndarray, cross: np.ndarray, sd: np.ndarray
 ) -> float:
@@ -201,24 +194,6 @@ def standardised_moments(
         for j in range(c_n):
             cov[i, j] = raw[i, j] / (sd[i] * sd[j]) if sd[i] > 0.0 and sd[j] > 0.0 else 0.0
     return sd_s
-
-
-@njit(cache=True)
-def _controllability(psi: np.ndarray) -> np.ndarray:
-    """Per concept: how much the agent's action changes its expected value, mean over states."""
-    c_n, s_n, a_n = psi.shape
-    out = np.zeros(c_n)
-    for c in range(c_n):
-        tot = 0.0
-        for s in range(s_n):
-            lo = psi[c, s, 0]
-            hi = psi[c, s, 0]
-            for a in range(1, a_n):
-                lo = min(lo, psi[c, s, a])
-                hi = max(hi, psi[c, s, a])
-            tot += hi - lo
-        out[c] = tot / s_n
-    return out
 
 
 @njit(cache=True)
@@ -258,7 +233,7 @@ def merge_and_split(
     changed = False
     root = broken_node(node, strength, pair_i, pair_j, split_thr)
     while root >= 0:
-        split_node(root, node, w, w_pre, _controllability(psi), _predictive(mem, n_mem), policy)
+        split_node(root, node, w, w_pre, controllability(psi), _predictive(mem, n_mem), policy)
         if events[1] < 0:
             events[1] = step
         changed = True
@@ -540,7 +515,7 @@ def _run_one(
                     flag_changed = True
             if flag_changed:
                 recompute_q(psi_r, q_r, w_r, aware_r)
-                if ev_other[r, EV_FLAG_MOVED] < 0 and _top(w_r) != top0[r]:
+                if ev_other[r, EV_FLAG_MOVED] < 0 and top_concept(w_r) != top0[r]:
                     ev_other[r, EV_FLAG_MOVED] = step
         # end of window: the counts, the flag and the masks
         cnt = counts[r, w0 + win]

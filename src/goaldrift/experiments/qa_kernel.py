@@ -17,10 +17,12 @@ from goaldrift.agents.flag_rules import (
     REGRESSION,
     associate,
     broken_node,
+    controllability,
     lasso_cd,
     merge_agreeing,
     moments,
     split_node,
+    top_concept,
 )
 from goaldrift.rng import draw_u64, split_below, split_hit
 
@@ -71,33 +73,6 @@ def _flush(
 
 
 @njit(cache=True)
-def _top(w: np.ndarray) -> int:
-    best = 0
-    for c in range(1, w.shape[0]):
-        if w[c] > w[best]:
-            best = c
-    return best
-
-
-@njit(cache=True)
-def _controllability(psi: np.ndarray) -> np.ndarray:
-    """Per concept: how much the agent's action changes its expected value, mean over states."""
-    c_n, s_n, a_n = psi.shape
-    out = np.zeros(c_n)
-    for c in range(c_n):
-        tot = 0.0
-        for s in range(s_n):
-            lo = psi[c, s, 0]
-            hi = psi[c, s, 0]
-            for a in range(1, a_n):
-                lo = min(lo, psi[c, s, a])
-                hi = max(hi, psi[c, s, a])
-            tot += hi - lo
-        out[c] = tot / s_n
-    return out
-
-
-@njit(cache=True)
 def _merge_and_split(
     step: int,
     w: np.ndarray,
@@ -125,7 +100,7 @@ def _merge_and_split(
         for c in range(w.shape[0]):
             if stats[lay[2] + c] > 0:
                 predict[c] = stats[lay[3] + c] / stats[lay[2] + c]
-        split_node(root, node, w, w_pre, _controllability(psi), predict, policy)
+        split_node(root, node, w, w_pre, controllability(psi), predict, policy)
         if events[1] < 0:
             events[1] = step
         changed = True
@@ -382,7 +357,7 @@ def run_windows(
                     flag_changed = True
                 if flag_changed:
                     recompute_q(psi_r, q_r, w_r, aware_r, write_cost)
-                    if ev_other[r, 3] < 0 and _top(w_r) != top0[r]:
+                    if ev_other[r, 3] < 0 and top_concept(w_r) != top0[r]:
                         ev_other[r, 3] = step
             n_dirty = _flush(stats_r, table, delta, mark, dirty, n_dirty)
             # end of window: flush the counts, sample the flag and the masks

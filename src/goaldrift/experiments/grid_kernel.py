@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from goaldrift.agents.awareness import enter_due
 from goaldrift.agents.flag_rules import (
     ASSOCIATION,
     MERGE,
@@ -380,20 +381,11 @@ def _run_one(
         for _t in range(window_len[win]):
             # awareness: a concept enters the ontology by its schedule
             if n_unaware > 0:
-                entered = False
-                for c in range(c_n):
-                    if aware_r[c]:
-                        continue
-                    at = aware_step[r, c]
-                    need = compute_need[c]
-                    if (at >= 0 and step >= at) or (need >= 0 and comp >= need):
-                        aware_r[c] = 1
-                        aware_at[r, c] = step
-                        if ev_aware[r, c] < 0:
-                            ev_aware[r, c] = step
-                        n_unaware -= 1
-                        entered = True
+                entered = enter_due(
+                    step, comp, aware_r, aware_at[r], ev_aware[r], aware_step[r], compute_need
+                )
                 if entered:
+                    n_unaware -= entered
                     recompute_q(psi_r, q_r, w_r, aware_r)
             # the agent acts: explore, or take the argmax of flag-weighted values
             s = state_index(world, p, ax, lumps_r, flags, n_bits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from goaldrift.agents.awareness import enter_due
 from goaldrift.agents.flag_rules import (
     ASSOCIATION,
     MERGE,
@@ -189,20 +190,11 @@ def run_windows(
             for _t in range(window_len[win]):
                 # awareness: a concept enters the ontology by its schedule
                 if n_unaware > 0:
-                    entered = False
-                    for c in range(c_n):
-                        if aware_r[c]:
-                            continue
-                        at = aware_step[r, c]
-                        need = compute_need[c]
-                        if (at >= 0 and step >= at) or (need >= 0 and comp >= need):
-                            aware_r[c] = 1
-                            aware_at[r, c] = step
-                            if ev_aware[r, c] < 0:
-                                ev_aware[r, c] = step
-                            n_unaware -= 1
-                            entered = True
+                    entered = enter_due(
+                        step, comp, aware_r, aware_at[r], ev_aware[r], aware_step[r], compute_need
+                    )
                     if entered:
+                        n_unaware -= entered
                         recompute_q(psi_r, q_r, w_r, aware_r, write_cost)
                 # the world draws a question (one draw: hard-or-easy, then which type)
                 x = draw_u64(key, k)

@@ -11,13 +11,13 @@ $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# the demo needs the package only; the tests also need the dev tools and the sb3 extra
+# the demo needs the package only; the tests also need the dev tools and the sb3 and dask extras
 $(STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
 $(TEST_STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,sb3]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sb3,dask]'
 	touch $(STAMP) $(TEST_STAMP)
 
 demo: $(STAMP)

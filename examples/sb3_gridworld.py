@@ -38,6 +38,7 @@ from gymnasium import spaces
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 
 import goaldrift  # noqa: F401  (registers the goaldrift/... ids with Gymnasium)
 
@@ -128,6 +129,8 @@ def train(config: Config) -> BaseAlgorithm:
         lambda: make_env(config.env_id, config.env_kwargs), n_envs=config.n_envs, seed=config.seed
     )
     model = ALGOS[config.algo]("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0)
+    # a logger with no outputs: SB3's default makes a folder in /tmp on every learn()
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=config.timesteps)
     return model
 

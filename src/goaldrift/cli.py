@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,7 +32,8 @@ app = typer.Typer(
     help="goaldrift: which objective does a learned optimizer end up pursuing?",
 )
 console = Console(stderr=True)
-out_console = Console()
+# wide when piped, so that tables are not cut to 80 columns
+out_console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _progress() -> Progress:
@@ -147,13 +148,194 @@ def run(
 
 
 @app.command()
-def report(
-    directory: Annotated[Path, typer.Argument(help="A run folder written by `goaldrift run`.")],
+def sweep(
+    file: Annotated[str, typer.Argument(help="A sweep file or a shipped sweep name.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>).")] = None,
+    backend: Annotated[str, typer.Option(help="local (a process pool) or dask.")] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: the machine's cores).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="A Dask scheduler, tcp://HOST:PORT (dask only).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")] = "127.0.0.1",
+    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per point.")] = None,
+    set_: Sets = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Most runs per chunk.")] = 256,
+    threads: Annotated[int | None, typer.Option(min=1, help="Numba threads per worker.")] = 1,
 ) -> None:
-    """Write DIR/report.html with PNG plots of a run folder."""
-    from goaldrift.report import write_report
+    """Run a sweep: every point of the axes' grid x seeds; resumable; then print the points."""
+    from goaldrift.registry import resolve_sweep
 
-    page = write_report(directory)
+    path = resolve_sweep(file)
+    out = out or Path("out") / path.stem
+    summ = _sweep_one(path, out, set_ or [], seeds, backend, workers, address, host, chunk, threads)
+    _print_points(out)
+    print(f"sweep finished in {summ['seconds']:.1f}s; results: {out}")
+
+
+def _sweep_one(
+    path: Path,
+    out: Path,
+    sets: list[str],
+    seeds: int | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    host: str = "127.0.0.1",
+    chunk: int = 256,
+    threads: int | None = 1,
+) -> dict[str, Any]:
+    """Run one sweep file into ``out`` with a progress bar over the whole sweep."""
+    from goaldrift.experiments import backends, sweep_run
+    from goaldrift.experiments import sweep as sweeps
+
+    sw = sweeps.load(path, sets, seeds)
+    be = backends.make(backend, workers, address, host)
+    t0 = time.perf_counter()
+    with _progress() as prog:
+        task = prog.add_task(sw.name, total=sw.total_runs, rate="")
+        fresh = [0]
+
+        def started(s: sweep_run.Started) -> None:
+            prog.update(task, completed=s.done)
+            print(
+                f"{sw.name}: {sw.n_points} points x {sw.seeds} seeds = {s.total} runs; "
+                f"{s.done} already done; {s.chunks} chunks on {backend} with "
+                f"{be.workers} worker{'s' if be.workers != 1 else ''}",
+                flush=True,
+            )
+
+        def tick(k: int) -> None:
+            fresh[0] += k
+            rate = fresh[0] / max(time.perf_counter() - t0, 1e-9)
+            prog.update(task, advance=k, rate=f"{rate:.1f} runs/s")
+
+        with be:
+            summ = sweep_run.run_sweep(
+                sw, out, be, chunk=chunk, threads=threads, on_start=started, on_chunk=tick
+            )
+    summ["seconds"] = time.perf_counter() - t0
+    return summ
+
+
+def _print_points(out: Path, limit: int = 40) -> None:
+    import pyarrow.parquet as pq
+
+    from goaldrift.experiments import sweep_store
+
+    pts = pq.read_table(out / sweep_store.POINTS)
+    axes = [a["key"] for a in sweep_store.read_sweep(out)["axes"]]
+    metrics = [
+        "share.aligned",
+        "share.proxy",
+        "share.wirehead",
+        "share.mixed",
+        "register_flag",
+        "tampers",
+    ]
+    rows = []
+    for r in pts.slice(0, limit).to_pylist():
+        cells = [_cell(r[k]) for k in axes]
+        rows.append([str(r["point"]), *cells, str(r["runs"]), *(_cell(r[m]) for m in metrics)])
+    head = [
+        "point",
+        *axes,
+        "runs",
+        "aligned",
+        "proxy",
+        "wirehead",
+        "mixed",
+        "register flag",
+        "tampers",
+    ]
+    title = f"points (first {limit} of {pts.num_rows})" if pts.num_rows > limit else "points"
+    out_console.print(_table(title, head, rows))
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return "-" if v != v else f"{v:.3g}"
+    return str(v)
+
+
+@app.command()
+def query(
+    directory: Annotated[Path, typer.Argument(help="A sweep or run folder.")],
+    sql: Annotated[
+        str, typer.Argument(help="SQL over the views runs, points (sweeps), series (runs).")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Query a results folder with DuckDB SQL; column names with dots need double quotes."""
+    import duckdb
+
+    from goaldrift.experiments import sweep_store
+
+    if fmt not in ("table", "csv", "json"):
+        raise ConfigError("--format", "'table', 'csv' or 'json'", fmt)
+    con = sweep_store.connect(directory)
+    try:
+        result = con.sql(sql)
+        if result is None:
+            raise ConfigError("SQL", "a query that returns rows", sql)
+        table = result.to_arrow_table()
+    except duckdb.Error as exc:
+        raise ConfigError("SQL", "a valid query", " ".join(str(exc).split())) from None
+    finally:
+        con.close()
+    _print_result(table, fmt)
+
+
+def _print_result(table: Any, fmt: str) -> None:
+    """Print an Arrow table as a rich table, CSV, or JSON records (NaN as null)."""
+    import math
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if fmt == "csv":
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf)
+        sys.stdout.write(buf.getvalue().to_pybytes().decode())
+        return
+    rows = table.to_pylist()
+    if fmt == "json":
+        clean = [
+            {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+            for r in rows
+        ]
+        print(json.dumps(clean, default=str))
+        return
+    t = Table()
+    for name in table.column_names:
+        t.add_column(name)
+    for r in rows:
+        t.add_row(*("" if v is None else _cell(v) for v in r.values()))
+    out_console.print(t)
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="A run or sweep folder.")],
+    x: Annotated[str | None, typer.Option(help="Sweeps: the axis along x.")] = None,
+    y: Annotated[str | None, typer.Option(help="Sweeps: the axis along y (a heatmap).")] = None,
+    fix: Annotated[
+        list[str] | None,
+        typer.Option(help="Sweeps: hold an axis at a value, KEY=VALUE (others are pooled)."),
+    ] = None,
+) -> None:
+    """Write DIR/report.html with PNG plots: of a run, or phase diagrams of a sweep."""
+    from goaldrift.experiments.sweep_store import is_sweep
+    from goaldrift.report import write_report, write_sweep_report
+
+    if is_sweep(directory):
+        page = write_sweep_report(directory, x=x, y=y, fix=fix or [])
+    else:
+        for name, v in (("--x", x), ("--y", y), ("--fix", fix)):
+            if v:
+                raise ConfigError(name, "given only for a sweep folder", v)
+        page = write_report(directory)
     print(f"report: {page}")
 
 
@@ -162,11 +344,16 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
     runs: Annotated[int | None, typer.Option(min=1, help="Runs per scenario.")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all).")] = None,
+    sweeps: Annotated[
+        bool, typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps.")
+    ] = True,
 ) -> None:
-    """Run every shipped scenario and write one report that links them."""
+    """Run every shipped scenario (and sweep) and write one report that links them."""
     from goaldrift.experiments.scenario import load
+    from goaldrift.experiments.sweep import load as load_sweep
     from goaldrift.registry import scenarios
-    from goaldrift.report import write_index, write_report
+    from goaldrift.registry import sweeps as shipped_sweeps
+    from goaldrift.report import write_index, write_report, write_sweep_report
 
     set_threads(threads)
     t0 = time.perf_counter()
@@ -179,6 +366,22 @@ def demo(
         entries.append({"name": name, "dir": name, "summary": summ, "claim": sc.claim})
         shares = ", ".join(f"{o} {v['count']}" for o, v in summ["outcomes"].items() if v["count"])
         print(f"{name}: {shares} ({summ['seconds']:.1f}s)", flush=True)
+    for name, path in (shipped_sweeps() if sweeps else {}).items():
+        d = out / "sweeps" / name
+        summ = _sweep_one(path, d, [])
+        write_sweep_report(d)
+        claim = load_sweep(path).claim
+        entries.append(
+            {
+                "name": name,
+                "dir": f"sweeps/{name}",
+                "kind": "sweep",
+                "summary": summ,
+                "claim": claim,
+            }
+        )
+        print(f"sweep {name}: {summ['points']} points x {summ['seeds']} seeds "
+              f"({summ['seconds']:.1f}s)", flush=True)  # fmt: skip
     page = write_index(out, entries)
     print(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")
 
@@ -187,7 +390,8 @@ def demo(
 def list_() -> None:
     """List worlds, agents, flag rules, split policies and shipped scenarios."""
     from goaldrift.experiments.scenario import load
-    from goaldrift.registry import AGENTS, flag_rules, scenarios, split_policies, worlds
+    from goaldrift.experiments.sweep import sweep_description
+    from goaldrift.registry import AGENTS, flag_rules, scenarios, split_policies, sweeps, worlds
 
     def section(title: str, rows: dict[str, str]) -> None:
         print(title)
@@ -198,10 +402,8 @@ def list_() -> None:
     section("agents", AGENTS)
     section("flag rules", flag_rules())
     section("split policies", split_policies())
-    rows = {}
-    for name, path in scenarios().items():
-        rows[name] = load(path).description
-    section("scenarios", rows)
+    section("scenarios", {name: load(path).description for name, path in scenarios().items()})
+    section("sweeps", {name: sweep_description(path) for name, path in sweeps().items()})
 
 
 @app.command()
@@ -250,7 +452,10 @@ def main() -> None:
             _fail(" ".join(str(fmt()).split()))
         raise
     if rv == 130:  # typer turns Ctrl-C into exit code 130
-        print("goaldrift: interrupted; finished batches are kept", file=sys.stderr)
+        print(
+            "goaldrift: interrupted; finished work is kept (rerun the same command to resume)",
+            file=sys.stderr,
+        )
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

@@ -50,13 +50,22 @@ def scenario_dir() -> Path:
     return Path(str(resources.files("goaldrift") / "scenarios"))
 
 
-def scenarios() -> dict[str, Path]:
-    """Shipped scenarios by name (the file stem without its ordering prefix), in the order of
-    the prefixes."""
-    d = scenario_dir()
+def _named(d: Path) -> dict[str, Path]:
+    """TOML files of a folder by name (the stem without its ordering prefix), in the order
+    of the prefixes."""
     if not d.is_dir():
         return {}
     return {re.sub(r"^\d+-", "", p.stem): p for p in sorted(d.glob("*.toml"), key=_order)}
+
+
+def scenarios() -> dict[str, Path]:
+    """Shipped scenarios by name."""
+    return _named(scenario_dir())
+
+
+def sweeps() -> dict[str, Path]:
+    """Shipped sweeps by name (scenarios/sweeps/)."""
+    return _named(scenario_dir() / "sweeps")
 
 
 def _order(p: Path) -> tuple[int, str]:
@@ -65,14 +74,21 @@ def _order(p: Path) -> tuple[int, str]:
     return (int(m.group(1)) if m else 1 << 30, p.name)
 
 
-def resolve_scenario(name_or_path: str) -> Path:
-    """A path to an existing file, or the path of a shipped scenario of that name."""
+def _resolve(kind: str, name_or_path: str, shipped: dict[str, Path]) -> Path:
+    """A path to an existing file, or the path of the shipped file of that name."""
     p = Path(name_or_path)
     if p.is_file():
         return p
-    shipped = scenarios()
     if name_or_path in shipped:
         return shipped[name_or_path]
     if p.suffix == ".toml" or "/" in name_or_path:
         return p  # let the reader report the missing file
-    raise UnknownNameError("scenario", name_or_path, list(shipped))
+    raise UnknownNameError(kind, name_or_path, list(shipped))
+
+
+def resolve_scenario(name_or_path: str) -> Path:
+    return _resolve("scenario", name_or_path, scenarios())
+
+
+def resolve_sweep(name_or_path: str) -> Path:
+    return _resolve("sweep", name_or_path, sweeps())

@@ -93,7 +93,12 @@ def test_dqn_on_absent_supervisor_rewards_follow_the_supervisor() -> None:
 def test_main_is_deterministic_in_its_seed(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--env-id", "goaldrift/BoatRace-v0", "--timesteps", "600", "--n-envs", "1"]
     argv += ["--eval-episodes", "2", "--seed", "5"]
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+    before = set(tmp.glob("SB3-*"))
     first, second = ex.main(argv), ex.main(argv)
+    assert set(tmp.glob("SB3-*")) == before  # training writes no log folder outside
     for summary in (first, second):
         summary.pop("train_seconds")
     assert first == second

@@ -86,11 +86,14 @@ def runs_table(res: Result | GridResult) -> pa.Table:
     pc = phase_counts(res)
     roles = tuple(c.role for c in QA_WORLD.concepts)
     oc = res.scenario.outcome
-    outcome = classify(res.flag, roles, tamper_share(res), oc.tamper_threshold, oc.margin)
+    share = tamper_share(res)
+    outcome = classify(res.flag, roles, share, oc.tamper_threshold, oc.margin)
     cols: dict[str, pa.Array | np.ndarray] = {
         "run": res.runs.astype(np.int64),
         "seed": np.full(len(res.runs), res.seed, np.int64),
         "outcome": pa.array(outcome, type=pa.string()),
+        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
+        "final.tamper_per_access": pa.array(share, mask=np.isnan(share)),
     }
     for c, name in enumerate(CONCEPTS):
         cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)

@@ -618,9 +618,15 @@ def apply_set(data: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError("--set", "of the form key.path=VALUE", assignment)
     path, _, raw = assignment.partition("=")
-    keys = path.strip().split(".")
+    set_path(data, path.strip(), parse_value(raw.strip()), "--set")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any, option: str = "--set") -> None:
+    """Set ``value`` at the dotted ``path`` of raw scenario data, creating tables on the way;
+    list elements are addressed by integer index. ``option`` names the source in errors."""
+    keys = path.split(".")
     if not all(keys):
-        raise ConfigError("--set", "a dotted key path such as world.diversity", path)
+        raise ConfigError(option, "a dotted key path such as world.diversity", path)
     node: Any = data
     for i, k in enumerate(keys[:-1]):
         where = ".".join(keys[: i + 1])
@@ -638,9 +644,9 @@ def apply_set(data: dict[str, Any], assignment: str) -> None:
     if isinstance(node, list):
         if not last.isdigit() or int(last) >= len(node):
             raise ConfigError(path, f"an index below {len(node)}", last)
-        node[int(last)] = parse_value(raw.strip())
+        node[int(last)] = value
     else:
-        node[last] = parse_value(raw.strip())
+        node[last] = value
 
 
 def world_kind(data: dict[str, Any]) -> str:
@@ -681,6 +687,11 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> AnyScenario:
     """Read, override and validate a scenario file."""
     data = read_toml(path)
+    if "sweep" in data:
+        raise ConfigError(
+            "sweep", "absent from a scenario file (this is a sweep file: use `goaldrift sweep`)",
+            show_got=False,
+        )  # fmt: skip
     for a in overrides:
         apply_set(data, a)
     return validate(data)

@@ -8,6 +8,7 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import urllib.parse
 from pathlib import Path
@@ -20,9 +21,11 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from goaldrift.errors import ConfigError
+from goaldrift.experiments import sweep_store
 from goaldrift.experiments.outcome import OUTCOMES, wilson
 from goaldrift.experiments.store import atomic_path, read_json
 from goaldrift.report import plots
+from goaldrift.report.phase_plots import PLOT_PREFIX
 from goaldrift.report.plots import RunFolder, events, floats, is_grid, phase_spans
 from goaldrift.worlds.base import Concept
 
@@ -372,7 +375,40 @@ def write_report(directory: Path) -> Path:
     return page
 
 
+def _sweep_entry(out: Path, e: dict[str, Any], d: str) -> dict[str, Any]:
+    """A sweep's card: points × seeds, runs finished, its axes, its first phase diagram."""
+    info = dict(e.get("summary") or {})
+    if not all(k in info for k in ("points", "seeds", "axes")):
+        with contextlib.suppress(ValueError, OSError):  # the sweep folder's record fills in
+            info = {**read_json(out / d / "sweep.json"), **info}
+    points, seeds, done = info.get("points"), info.get("seeds"), info.get("runs")
+    if done is None and isinstance(points, int) and isinstance(seeds, int):
+        done = int(sweep_store.covered(out / d, points, seeds).sum())
+    pngs = sorted((out / d / "plots").glob(f"{PLOT_PREFIX}*.png"))
+    axes = [a for a in info.get("axes") or [] if isinstance(a, dict)]
+    return {
+        "points": points,
+        "seeds": seeds,
+        "done": done,
+        "axes": [{"key": a.get("key"), "n": len(a.get("values") or [])} for a in axes],
+        "thumb": f"{urllib.parse.quote(d)}/plots/{urllib.parse.quote(pngs[0].name)}"
+        if pngs
+        else None,
+    }
+
+
 def _index_entry(out: Path, e: dict[str, Any]) -> dict[str, Any]:
+    d = str(e.get("dir", e.get("name", "")))
+    href = urllib.parse.quote(d)
+    entry = {
+        "kind": "sweep" if e.get("kind") == "sweep" else "scenario",
+        "name": str(e.get("name", d)),
+        "claim": str(e.get("claim") or ""),
+        "report": f"{href}/report.html",
+        "has_report": (out / d / "report.html").is_file(),
+    }
+    if entry["kind"] == "sweep":
+        return {**entry, **_sweep_entry(out, e, d)}
     summary = e.get("summary") or {}
     n = summary.get("runs")
     rows = []
@@ -387,21 +423,19 @@ def _index_entry(out: Path, e: dict[str, Any]) -> dict[str, Any]:
                 "hi": ci[1],
             }
         )
-    d = str(e.get("dir", e.get("name", "")))
-    href = urllib.parse.quote(d)
     return {
-        "name": str(e.get("name", d)),
-        "claim": str(e.get("claim") or ""),
+        **entry,
         "runs": n,
         "outcomes": rows,
-        "report": f"{href}/report.html",
         "thumb": f"{href}/plots/flag.png" if (out / d / "plots" / "flag.png").is_file() else None,
-        "has_report": (out / d / "report.html").is_file(),
     }
 
 
 def write_index(out: Path, entries: list[dict[str, Any]]) -> Path:
-    """Write ``out/index.html`` linking each entry's ``out/<dir>/report.html``."""
+    """Write ``out/index.html`` linking each entry's ``out/<dir>/report.html``.
+
+    An entry: name, dir, claim, and summary (``run``'s for a scenario; a sweep's, with
+    ``"kind": "sweep"``, shows its points, seeds and axes, and its first phase diagram)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", "a folder (it is a file)", str(out))

@@ -1,0 +1,182 @@
+"""Where sweep chunks run: in this process, in a local process pool, or on Dask.
+
+A backend is a context manager with ``workers`` and ``map(fn, tasks)``, which yields
+``(task, fn(task))`` as results arrive, in any order. Leaving the context (normally, on an
+error or on Ctrl-C) stops every worker: what finished has been stored, the rest is redone
+by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from goaldrift.errors import ConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
+BACKENDS = ("local", "dask")
+DEFAULT_HOST = "127.0.0.1"
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the coordinator, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start child processes with Ctrl-C ignored from their first instruction (a terminal
+    sends SIGINT to the whole process group; the coordinator alone handles it)."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _call(item: tuple[Callable[[Any], Any], Any]) -> Any:
+    fn, task = item
+    return task, fn(task)
+
+
+class Backend:
+    """Leaving the context stops the workers: gracefully after success, at once otherwise."""
+
+    workers: int
+
+    def stop(self, failed: bool) -> None:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        et: type[BaseException] | None,
+        ev: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(failed=et is not None)
+
+
+class Local(Backend):
+    """A pool of ``workers`` processes (spawned, so numba's threads are never forked);
+    one worker runs in this process."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._pool: Any = None
+
+    def __enter__(self) -> Local:
+        if self.workers > 1:
+            ctx = multiprocessing.get_context("spawn")
+            with _sigint_ignored():
+                self._pool = ctx.Pool(self.workers, initializer=_ignore_sigint)
+        return self
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[T, R]]:
+        if self._pool is None:
+            for t in tasks:
+                yield t, fn(t)
+            return
+        yield from self._pool.imap_unordered(_call, [(fn, t) for t in tasks], chunksize=1)
+
+    def stop(self, failed: bool) -> None:
+        if self._pool is None:
+            return
+        if not failed:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
+
+
+class Dask(Backend):
+    """dask.distributed: a LocalCluster of ``workers`` processes bound to ``host``, or the
+    scheduler at ``address``."""
+
+    def __init__(
+        self,
+        workers: int,
+        address: str | None = None,
+        host: str = DEFAULT_HOST,
+        timeout: float = 10,
+    ):
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError(
+                "--backend",
+                "'local' unless the Dask extra is installed (pip install 'goaldrift[dask]')",
+                "dask",
+            ) from None
+        self._distributed = distributed
+        self.address = address
+        self.host = host
+        self.workers = workers
+        self.timeout = timeout
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def __enter__(self) -> Dask:
+        d = self._distributed
+        if self.address is None:
+            with _sigint_ignored():
+                self._cluster = d.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host=self.host,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            self._client = d.Client(self._cluster)
+        else:
+            try:
+                self._client = d.Client(self.address, timeout=f"{self.timeout}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                msg = " ".join(str(exc).split())[:200]
+                raise ConfigError(
+                    "--address", "a reachable Dask scheduler", f"{self.address}: {msg}"
+                ) from None
+            n = len(self._client.scheduler_info().get("workers", {}))
+            self.workers = max(1, n)
+        return self
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[T, R]]:
+        d = self._distributed
+        futures = {self._client.submit(fn, t, pure=False): t for t in tasks}
+        try:
+            for fut in d.as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            self._client.cancel(list(futures))
+
+    def stop(self, failed: bool) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make(
+    name: str, workers: int | None, address: str | None, host: str = DEFAULT_HOST
+) -> Local | Dask:
+    """The backend of that name; ``workers`` defaults to the machine's cores."""
+    if name not in BACKENDS:
+        raise ConfigError("--backend", "'local' or 'dask'", name)
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise ConfigError("--workers", "at least 1", n)
+    if address is not None:
+        if name != "dask":
+            raise ConfigError("--address", "given only with --backend dask", address)
+        if "://" not in address:
+            raise ConfigError("--address", "a scheduler address such as tcp://HOST:8786", address)
+    if name == "local":
+        return Local(n)
+    return Dask(n, address, host)

@@ -1,0 +1,192 @@
+"""A sweep folder on disk: chunks of finished runs, a manifest, and DuckDB views over them.
+
+Layout of ``DIR``::
+
+    sweep.json       the sweep: axes, seeds, seed, the base scenario, its fingerprint
+    chunks/          c-p<a>-<b>-r<r0>-<r1>.parquet: runs r0..r1-1 of points a..b-1
+    manifest.json    an index of the chunks (rebuilt from chunks/ whenever a sweep starts)
+    points.parquet   per-point statistics, written when the sweep is complete
+    summary.json     the same, short, with timings
+
+The chunk files are the truth: each lands whole (a temporary file, then a rename), so a
+sweep killed at any moment leaves only finished chunks, and rerunning it computes what is
+missing. One sweep process at a time holds ``DIR/.lock`` (removed when it finishes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from goaldrift.errors import ConfigError
+from goaldrift.experiments import store
+
+CHUNKS = "chunks"
+SWEEP_FILE = "sweep.json"
+MANIFEST = "manifest.json"
+POINTS = "points.parquet"
+LOCK = ".lock"
+_CHUNK = re.compile(r"^c-p(\d{6,})-(\d{6,})-r(\d{8,})-(\d{8,})\.parquet$")
+
+
+def chunk_name(a: int, b: int, r0: int, r1: int) -> str:
+    """The file name of the chunk holding runs [r0, r1) of points [a, b)."""
+    return f"c-p{a:06d}-{b:06d}-r{r0:08d}-{r1:08d}.parquet"
+
+
+def parse_chunk_name(name: str) -> tuple[int, int, int, int] | None:
+    m = _CHUNK.match(name)
+    if m is None:
+        return None
+    a, b, r0, r1 = (int(g) for g in m.groups())
+    return a, b, r0, r1
+
+
+def chunk_files(directory: Path) -> list[tuple[Path, tuple[int, int, int, int]]]:
+    """Finished chunks, in name order."""
+    d = directory / CHUNKS
+    if not d.is_dir():
+        return []
+    out = []
+    for p in sorted(d.iterdir()):
+        span = parse_chunk_name(p.name)
+        if span is not None:
+            out.append((p, span))
+    return out
+
+
+def clean_temporary(directory: Path) -> int:
+    """Remove temporary files left by a process killed while writing; return how many."""
+    n = 0
+    for d in (directory, directory / CHUNKS):
+        if d.is_dir():
+            for p in d.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
+                n += 1
+    return n
+
+
+def covered(directory: Path, n_points: int, seeds: int) -> np.ndarray:
+    """A (points, seeds) mask of the runs that finished chunks hold."""
+    done = np.zeros((n_points, seeds), bool)
+    for _, (a, b, r0, r1) in chunk_files(directory):
+        done[a : min(b, n_points), r0 : min(r1, seeds)] = True
+    return done
+
+
+def write_chunk(directory: Path, span: tuple[int, int, int, int], table: pa.Table) -> Path:
+    path = directory / CHUNKS / chunk_name(*span)
+    store.write_parquet(table, path)
+    return path
+
+
+def write_manifest(directory: Path, fingerprint: str, done: int, total: int) -> None:
+    """Rewrite the manifest from the chunk files on disk."""
+    chunks = [
+        {"file": f"{CHUNKS}/{p.name}", "points": [a, b], "runs": [r0, r1]}
+        for p, (a, b, r0, r1) in chunk_files(directory)
+    ]
+    store.write_json(
+        {"fingerprint": fingerprint, "runs_done": done, "runs_total": total, "chunks": chunks},
+        directory / MANIFEST,
+    )
+
+
+@contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold ``DIR/.lock`` for the duration; a second sweep on the same folder is refused.
+    The kernel drops the lock when the holder dies, SIGKILL included."""
+    path = directory / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                "--out", "a folder no other sweep is writing (it is in use)", str(directory)
+            ) from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # while still held: another sweep fails, not races
+    finally:
+        os.close(fd)
+
+
+def is_sweep(directory: Path) -> bool:
+    return (directory / SWEEP_FILE).is_file()
+
+
+def read_sweep(directory: Path) -> dict[str, Any]:
+    """The sweep.json of a sweep folder."""
+    path = directory / SWEEP_FILE
+    if not path.is_file():
+        raise ConfigError("DIR", "a sweep folder written by `goaldrift sweep`", str(directory))
+    data: dict[str, Any] = store.read_json(path)
+    return data
+
+
+def _sandbox(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    """Let queries read only this folder and write nowhere outside it."""
+    root = str(directory.resolve()) + os.sep
+    con.execute("SET allowed_directories = [?]", [root])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path.resolve()).replace("'", "''") + "'"
+
+
+def connect(directory: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views over a sweep or run folder.
+
+    Sweep folder: ``runs`` (every finished chunk, runs of the current seed count only) and,
+    once complete, ``points``. Run folder: ``runs`` and ``series``. Queries can read only
+    the folder.
+    """
+    if not directory.is_dir():
+        raise ConfigError("DIR", "a sweep or run folder", str(directory))
+    con = duckdb.connect(":memory:")
+    if is_sweep(directory):
+        seeds = int(read_sweep(directory)["seeds"])
+        glob = _quote(directory / CHUNKS / "c-*.parquet")
+        if chunk_files(directory):
+            con.execute(
+                f"CREATE VIEW runs AS SELECT * FROM read_parquet({glob}, union_by_name = true) "
+                f"WHERE run < {seeds}"
+            )
+        if (directory / POINTS).is_file():
+            con.execute(
+                f"CREATE VIEW points AS SELECT * FROM read_parquet({_quote(directory / POINTS)})"
+            )
+    else:
+        for name in ("runs", "series"):
+            path = directory / f"{name}.parquet"
+            if path.is_file():
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+    names = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    if "runs" not in names:
+        raise ConfigError(
+            "DIR", "a sweep or run folder holding results (none found)", str(directory)
+        )
+    _sandbox(con, directory)
+    return con
+
+
+def read_runs(directory: Path) -> pa.Table:
+    """Every finished run of a sweep folder, ordered by (point, run)."""
+    con = connect(directory)
+    try:
+        return con.sql("SELECT * FROM runs ORDER BY point, run").to_arrow_table()
+    finally:
+        con.close()

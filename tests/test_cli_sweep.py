@@ -1,0 +1,245 @@
+"""`goaldrift sweep` and `goaldrift query` end to end: results, resumption after SIGKILL and
+Ctrl-C, identical results across backends, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from tests.test_cli import GOALDRIFT, assert_one_line_error, goaldrift
+
+from goaldrift.experiments import sweep_store
+from goaldrift.registry import sweeps
+
+SWEEP = """\
+# "a quoted claim"
+name = "cli-sweep"
+sample_every = 500
+
+[world]
+types = 8
+hard_types = 4
+noise = 0.1
+
+[agent]
+flag_rule = "regression"
+awareness = { register_match = { schedule = "start" } }
+
+[[phases]]
+name = "train"
+steps = 2000
+
+[sweep]
+seeds = 6
+
+[sweep.axes]
+"world.diversity" = [0.0, 0.5, 1.0]
+"phases.0.steps" = { from = 1000, to = 4000, num = 3, scale = "log" }
+"""
+
+
+@pytest.fixture
+def sweep_file(tmp_path: Path) -> Path:
+    p = tmp_path / "sweep.toml"
+    p.write_text(SWEEP)
+    return p
+
+
+def test_sweep_writes_points_and_queries_read_them(sweep_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = goaldrift("sweep", sweep_file, "--out", out, "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "9 points x 6 seeds = 54 runs; 0 already done" in proc.stdout
+    assert "world.diversity" in proc.stdout and "phases.0.steps" in proc.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["chunks", "manifest.json", "points.parquet", "summary.json", "sweep.json"]
+    assert pq.read_table(out / "points.parquet").num_rows == 9
+
+    q = 'SELECT "phases.0.steps" AS steps, count(*) AS n FROM runs GROUP BY 1 ORDER BY 1'
+    as_csv = goaldrift("query", out, q, "--format", "csv")
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
+        ["steps", "n"],
+        ["1000", "18"],
+        ["2000", "18"],
+        ["4000", "18"],
+    ]
+    as_json = goaldrift("query", out, "SELECT point, runs FROM points ORDER BY point", "--format",
+                        "json")  # fmt: skip
+    assert json.loads(as_json.stdout) == [{"point": p, "runs": 6} for p in range(9)]
+    table = goaldrift("query", out, "SELECT count(*) AS n FROM runs")
+    assert table.returncode == 0 and "54" in table.stdout
+
+    again = goaldrift("sweep", sweep_file, "--out", out, "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert "54 already done; 0 chunks" in again.stdout
+
+
+def test_query_a_run_folder(tmp_path: Path) -> None:
+    from tests.test_cli import TOML
+
+    (tmp_path / "s.toml").write_text(TOML)
+    assert (
+        goaldrift("run", tmp_path / "s.toml", "--out", tmp_path / "r", "--runs", "3").returncode
+        == 0
+    )
+    proc = goaldrift("query", tmp_path / "r", "SELECT count(DISTINCT run) AS n FROM series",
+                     "--format", "json")  # fmt: skip
+    assert json.loads(proc.stdout) == [{"n": 3}]
+
+
+def test_more_seeds_from_the_command_line(sweep_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert goaldrift("sweep", sweep_file, "--out", out, "--seeds", "2").returncode == 0
+    proc = goaldrift("sweep", sweep_file, "--out", out, "--seeds", "3", "--set",
+                     "sweep.seeds=99")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "= 27 runs; 18 already done" in proc.stdout
+
+
+def _popen(args: list[str]) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GOALDRIFT_PROGRESS"}
+    return subprocess.Popen(
+        [*GOALDRIFT, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal job would be
+    )
+
+
+def _wait_for_chunks(out: Path, n: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 240
+    while len(sweep_store.chunk_files(out)) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+LONG = ["--set", "phases.0.steps=40000", "--set", "sweep.axes.phases.0.steps=[20000, 40000]",
+        "--seeds", "8", "--chunk", "2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_sigkill_then_rerun_computes_only_the_rest_exactly(
+    sweep_file: Path, tmp_path: Path, backend: str
+) -> None:
+    """Kill the sweep and its workers with SIGKILL mid-sweep; the rerun keeps every landed
+    chunk untouched and ends with the same results as an uninterrupted sweep."""
+    out = tmp_path / "killed"
+    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--backend", backend]
+    proc = _popen([*args, "--out", str(out)])
+    _wait_for_chunks(out, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    landed = {p: p.stat().st_mtime_ns for p, _ in sweep_store.chunk_files(out)}
+    assert len(landed) >= 3
+    assert not (out / "points.parquet").exists()
+
+    again = goaldrift(*args, "--out", out)
+    assert again.returncode == 0, again.stderr
+    done = int(again.stdout.split(" already done")[0].rsplit("; ", 1)[1])
+    assert done >= 3 * 2
+    assert all(p.stat().st_mtime_ns == t for p, t in landed.items())
+
+    full = goaldrift("sweep", sweep_file, *LONG, "--workers", "1", "--chunk", "5", "--out",
+                     tmp_path / "full")  # fmt: skip
+    assert full.returncode == 0, full.stderr
+    assert sweep_store.read_runs(out).equals(sweep_store.read_runs(tmp_path / "full"))
+    for name in ("points.parquet",):
+        assert pq.read_table(out / name).equals(pq.read_table(tmp_path / "full" / name))
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(sweep_file: Path, tmp_path: Path) -> None:
+    """SIGINT to the process group (what a terminal's Ctrl-C does): exit 130, one line on
+    stderr, no traceback from the coordinator or a worker; the rerun finishes."""
+    out = tmp_path / "stopped"
+    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--out", str(out)]
+    proc = _popen(args)
+    _wait_for_chunks(out, 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "goaldrift: interrupted; finished work is kept (rerun the same command to resume)"
+    ]
+    assert goaldrift(*args).returncode == 0
+
+
+def test_shipped_sweeps_are_listed_and_valid() -> None:
+    from goaldrift.experiments import sweep
+
+    shipped = sweeps()
+    assert len(shipped) >= 3
+    listed = goaldrift("list").stdout
+    for name, path in shipped.items():
+        assert name in listed
+        sw = sweep.load(path)
+        assert sw.n_points >= 4 and sw.claim
+        assert path.read_text().startswith('# "')
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--backend", "slurm"], ["'--backend' must be 'local' or 'dask'"]),
+        (["--workers", "0"], ["'--workers' must be at least 1"]),
+        (["--address", "tcp://127.0.0.1:8786"], ["'--address' must be given only with"]),
+        (["--backend", "dask", "--address", "nowhere"], ["'--address' must be a scheduler"]),
+        (["--seeds", "0"], ["--seeds"]),
+        (["--chunk", "0"], ["--chunk"]),
+        (
+            ["--set", "sweep.axes.world.diversity=[2.0]"],
+            ["'world.diversity'", "world.diversity = 2.0"],
+        ),
+        (["--set", "sweep.axes.world.nosie=[0.1]"], ["'world.nosie' must be a known key"]),
+        (["--set", "sweep.axes.world.noise=[]"], ["'sweep.axes.world.noise'"]),
+        (["--set", "sweep.sedes=3"], ["'sweep.sedes'"]),
+    ],
+)
+def test_bad_sweep_options(
+    sweep_file: Path, tmp_path: Path, args: list[str], needles: list[str]
+) -> None:
+    proc = goaldrift("sweep", sweep_file, "--out", tmp_path / "o", *args)
+    assert_one_line_error(proc, *needles)
+
+
+def test_bad_sweep_files(tmp_path: Path, sweep_file: Path) -> None:
+    assert_one_line_error(goaldrift("sweep", "no-such-sweep"), "unknown sweep 'no-such-sweep'")
+    assert_one_line_error(goaldrift("sweep", tmp_path / "missing.toml"), "missing.toml")
+    assert_one_line_error(goaldrift("run", sweep_file), "'sweep' must be absent",
+                          "use `goaldrift sweep`")  # fmt: skip
+    from tests.test_cli import TOML
+
+    (tmp_path / "plain.toml").write_text(TOML)
+    assert_one_line_error(goaldrift("sweep", tmp_path / "plain.toml"), "'sweep' must be a [sweep]")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("x")
+    assert_one_line_error(goaldrift("sweep", sweep_file, "--out", tmp_path / "taken"),
+                          "'--out' must be a new or empty folder")  # fmt: skip
+
+
+def test_bad_queries(sweep_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert_one_line_error(
+        goaldrift("query", out, "SELECT 1"), "'DIR' must be a sweep or run folder"
+    )
+    assert goaldrift("sweep", sweep_file, "--out", out, "--seeds", "1").returncode == 0
+    assert_one_line_error(goaldrift("query", out, "SELEC 1"), "'SQL' must be a valid query")
+    assert_one_line_error(goaldrift("query", out, "SELECT * FROM nope"), "nope")
+    assert_one_line_error(goaldrift("query", out, "SELECT 1", "--format", "xml"), "'--format'")
+    outside = tmp_path / "leak.csv"
+    assert_one_line_error(
+        goaldrift("query", out, f"COPY (SELECT * FROM runs) TO '{outside}'"), "'SQL'"
+    )
+    assert not outside.exists()

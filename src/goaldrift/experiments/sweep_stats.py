@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from goaldrift.experiments.outcome import OUTCOMES, wilson
 
@@ -47,19 +48,36 @@ def _floats(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(t.column(name).to_numpy(zero_copy_only=False), np.float64)
 
 
+def _groups(runs: pa.Table, by: Sequence[str]) -> np.ndarray:
+    """Per run, the index of its ``by`` value combination, numbered by first appearance."""
+    n = runs.num_rows
+    if not by or n == 0:
+        return np.zeros(n, np.int64)
+    codes, dims = [], []
+    for k in by:
+        enc = pc.dictionary_encode(runs.column(k)).combine_chunks()
+        codes.append(np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64))
+        dims.append(max(1, len(enc.dictionary)))
+    flat = np.ravel_multi_index(codes, dims)
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
 def group_stats(runs: pa.Table, by: Sequence[str]) -> pa.Table:
     """One row per distinct value combination of the ``by`` columns (in order of first
     appearance): runs; for each outcome class its share with a 95% Wilson interval; the mean
     final flag on the intended and register concepts, the share of runs that tamper and the
     mean final-window tamper rate, each with a 95% interval."""
     n = runs.num_rows
-    keys = [runs.column(k).to_pylist() for k in by]
-    index: dict[tuple[object, ...], int] = {}
-    group = np.empty(n, np.int64)
-    for i, key in enumerate(zip(*keys, strict=True) if by else [()] * n):
-        group[i] = index.setdefault(key, len(index))
-    first = np.full(len(index), n, np.int64)
+    group = _groups(runs, by)
+    n_groups = int(group.max()) + 1 if n else 0
+    first = np.full(n_groups, n, np.int64)
     np.minimum.at(first, group, np.arange(n))
+    # the runs of each group, contiguous and in table order (a stable sort)
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(n_groups + 1))
     outcome = np.asarray(runs.column("outcome").to_pylist(), dtype=object)
     tampers = _floats(runs, "tampers")
     cols: dict[str, pa.Array] = {
@@ -69,9 +87,9 @@ def group_stats(runs: pa.Table, by: Sequence[str]) -> pa.Table:
     rows: dict[str, list[float]] = {}
     per_run = {name: _floats(runs, name) for name in ("intended_flag", "register_flag")}
     per_run["tamper_rate"] = _floats(runs, "tamper_rate")
-    for g in range(len(index)):
-        sel = group == g
-        k_runs = int(sel.sum())
+    for g in range(n_groups):
+        sel = order[starts[g] : starts[g + 1]]
+        k_runs = len(sel)
         sizes.append(k_runs)
         for o in OUTCOMES:
             k = int((outcome[sel] == o).sum())

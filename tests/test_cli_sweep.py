@@ -125,8 +125,8 @@ def _wait_for_chunks(out: Path, n: int, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.02)
 
 
-LONG = ["--set", "phases.0.steps=40000", "--set", "sweep.axes.phases.0.steps=[20000, 40000]",
-        "--seeds", "8", "--chunk", "2"]  # fmt: skip
+LONG = ["--set", "phases.0.steps=400000", "--set", "sweep.axes.phases.0.steps=[400000, 800000]",
+        "--set", "sample_every=20000", "--seeds", "8", "--chunk", "2"]  # fmt: skip
 
 
 @pytest.mark.parametrize("backend", ["local", "dask"])
@@ -158,6 +158,37 @@ def test_sigkill_then_rerun_computes_only_the_rest_exactly(
     for name in ("points.parquet",):
         assert pq.read_table(out / name).equals(pq.read_table(tmp_path / "full" / name))
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def _workers(pid: int) -> list[int]:
+    """The pool's worker processes of a sweep (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    found = []
+    for child in map(int, out.split()):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd:
+            found.append(child)
+    return found
+
+
+def test_a_dead_worker_stops_the_sweep_with_one_line(sweep_file: Path, tmp_path: Path) -> None:
+    """A worker killed under the sweep (as the OOM killer would): the sweep ends with one
+    error line instead of waiting forever; the rerun finishes what is missing."""
+    out = tmp_path / "lost"
+    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--out", str(out)]
+    proc = _popen(args)
+    _wait_for_chunks(out, 1, proc)
+    victims = _workers(proc.pid)
+    assert victims, "no worker found"
+    os.kill(victims[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1 and "a worker process died" in err
+    again = goaldrift(*args)
+    assert again.returncode == 0, again.stderr
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(sweep_file: Path, tmp_path: Path) -> None:

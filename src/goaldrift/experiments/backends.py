@@ -13,11 +13,13 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from goaldrift.errors import ConfigError
+from goaldrift.errors import ConfigError, GoaldriftError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,11 +43,6 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def _call(item: tuple[Callable[[Any], Any], Any]) -> Any:
-    fn, task = item
-    return task, fn(task)
-
-
 class Backend:
     """Leaving the context stops the workers: gracefully after success, at once otherwise."""
 
@@ -65,17 +62,19 @@ class Backend:
 
 class Local(Backend):
     """A pool of ``workers`` processes (spawned, so numba's threads are never forked);
-    one worker runs in this process."""
+    one worker runs in this process. A worker that dies (killed, out of memory) stops the
+    sweep with an error instead of leaving it waiting."""
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool: Any = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Local:
         if self.workers > 1:
             ctx = multiprocessing.get_context("spawn")
-            with _sigint_ignored():
-                self._pool = ctx.Pool(self.workers, initializer=_ignore_sigint)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_ignore_sigint
+            )
         return self
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[T, R]]:
@@ -83,16 +82,30 @@ class Local(Backend):
             for t in tasks:
                 yield t, fn(t)
             return
-        yield from self._pool.imap_unordered(_call, [(fn, t) for t in tasks], chunksize=1)
+        with _sigint_ignored():  # the pool starts its processes on the first submissions
+            futures = {self._pool.submit(fn, t): t for t in tasks}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        except BrokenProcessPool:
+            raise GoaldriftError(
+                "a worker process died (killed, or out of memory?); finished chunks are "
+                "kept: rerun the same command to resume"
+            ) from None
 
     def stop(self, failed: bool) -> None:
         if self._pool is None:
             return
         if not failed:
-            self._pool.close()
-        else:
-            self._pool.terminate()
-        self._pool.join()
+            self._pool.shutdown(wait=True)
+            return
+        # stop at once: queued chunks are dropped, running ones killed (they are redone)
+        procs = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
 
 
 class Dask(Backend):

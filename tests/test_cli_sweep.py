@@ -236,6 +236,7 @@ def test_shipped_sweeps_are_listed_and_valid() -> None:
         (["--set", "sweep.axes.world.nosie=[0.1]"], ["'world.nosie' must be a known key"]),
         (["--set", "sweep.axes.world.noise=[]"], ["'sweep.axes.world.noise'"]),
         (["--set", "sweep.sedes=3"], ["'sweep.sedes'"]),
+        (["--set", "world.diversity=0.3"], ["'--set' must be a key that is not swept"]),
     ],
 )
 def test_bad_sweep_options(
@@ -269,6 +270,10 @@ def test_bad_queries(sweep_file: Path, tmp_path: Path) -> None:
     assert_one_line_error(goaldrift("query", out, "SELEC 1"), "'SQL' must be a valid query")
     assert_one_line_error(goaldrift("query", out, "SELECT * FROM nope"), "nope")
     assert_one_line_error(goaldrift("query", out, "SELECT 1", "--format", "xml"), "'--format'")
+    assert_one_line_error(goaldrift("query", out, "SELECT 1; SELECT 2"), "one statement")
+    # SQL that starts with a comment follows `--` (else it reads as an option)
+    comment = goaldrift("query", "--format", "csv", "--", out, "-- a comment\nSELECT 7 AS x")
+    assert comment.stdout.split() == ['"x"', "7"], comment.stderr
     outside = tmp_path / "leak.csv"
     assert_one_line_error(
         goaldrift("query", out, f"COPY (SELECT * FROM runs) TO '{outside}'"), "'SQL'"

@@ -276,6 +276,8 @@ def query(
         raise ConfigError("--format", "'table', 'csv' or 'json'", fmt)
     con = sweep_store.connect(directory)
     try:
+        if len(con.extract_statements(sql)) != 1:
+            raise ConfigError("SQL", "one statement", sql)
         result = con.sql(sql)
         if result is None:
             raise ConfigError("SQL", "a query that returns rows", sql)

@@ -296,7 +296,15 @@ def load(path: Path, overrides: Sequence[str] = (), seeds: int | None = None) ->
     data = read_toml(path)
     for a in overrides:
         apply_set(data, a)
-    return build(data, seeds)
+    sw = build(data, seeds)
+    swept = {a.key for a in sw.axes}
+    for a in overrides:
+        key = a.partition("=")[0].strip()
+        if key in swept:
+            raise ConfigError(
+                "--set", f"a key that is not swept (set sweep.axes.{key} to change the axis)", a
+            )
+    return sw
 
 
 def is_grid(sw: Sweep) -> bool:

@@ -419,3 +419,31 @@ def test_gridworld_sweeps_carry_the_common_columns(tmp_path: Path) -> None:
     runs = sweep_store.read_runs(tmp_path)
     assert runs.column("register_flag").equals(runs.column("flag.observed"))
     assert runs.column("tamper_rate").equals(runs.column("final.tamper_per_episode"))
+
+
+@pytest.mark.parametrize(
+    ("views", "needle"),
+    [
+        ({"x": "world.diversity"}, "'sweep.views' must be a list of tables"),
+        ([{"y": "world.diversity"}], "'sweep.views.0.x' must be given"),
+        ([{"x": "world.nosie"}], "'sweep.views.0.x' must be an axis"),
+        ([{"x": "world.diversity", "z": 1}], "'sweep.views.0.z' must be one of x, y, fix"),
+        ([{"x": "world.diversity", "fix": "a=1"}], "'sweep.views.0.fix' must be a list"),
+        ([{"x": "world.diversity", "fix": ["world.noise=0.1"]}], "KEY an axis"),
+    ],
+)
+def test_bad_views_name_the_key(views: Any, needle: str) -> None:
+    data = sweep_data(AXES)
+    data["sweep"]["views"] = views
+    with pytest.raises(ConfigError) as exc:
+        sweep.build(data)
+    assert needle in str(exc.value)
+
+
+def test_views_do_not_change_the_fingerprint() -> None:
+    data = sweep_data(AXES)
+    plain = sweep.build(data)
+    data["sweep"]["views"] = [{"x": "world.diversity"}]
+    viewed = sweep.build(data)
+    assert viewed.fingerprint == plain.fingerprint
+    assert viewed.to_json()["views"] == [{"x": "world.diversity", "y": None, "fix": []}]

@@ -427,3 +427,20 @@ def test_index_shows_a_sweep_with_its_first_phase_diagram(three_page: Path) -> N
         assert f'<tr><td>{key}</td><td class="num">{n}</td></tr>' in html
     assert "outcome</th>" not in html
     assert "0 scenarios and 1 sweep." in html
+
+
+def test_views_declared_in_the_sweep_file_are_the_default(tmp_path: Path) -> None:
+    views = [
+        {"x": "agent.epsilon", "y": "world.diversity", "fix": ["phases.1.access=0.1"]},
+        {"x": "phases.1.access"},
+    ]
+    data = _data(AXES_3)
+    data["sweep"]["views"] = views
+    d = _run(data, tmp_path / "declared")
+    write_sweep_report(d)
+    names = _pngs(d)
+    assert len(names) == 2, names
+    assert "heatmap" in names[0] and "agent.epsilon" in names[0] and "lines" in names[1]
+    # options given on the command line replace the declared views
+    write_sweep_report(d, x="world.diversity")
+    assert len(_pngs(d)) == 1 and "world.diversity" in _pngs(d)[0]

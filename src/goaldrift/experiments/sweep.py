@@ -41,7 +41,8 @@ from goaldrift.experiments.scenario import (
     validate,
 )
 
-SWEEP_KEYS = ("seeds", "axes")
+SWEEP_KEYS = ("seeds", "axes", "views")
+VIEW_KEYS = ("x", "y", "fix")
 RANGE_KEYS = ("from", "to", "num", "step", "scale")
 MAX_POINTS = 1_000_000
 
@@ -103,6 +104,7 @@ class Sweep:
     base: dict[str, Any]  # raw scenario data (overrides applied, `sweep` removed)
     points: tuple[AnyScenario, ...]
     fingerprint: str
+    views: tuple[dict[str, Any], ...] = ()  # the report's default figures ({x, y, fix})
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -134,6 +136,7 @@ class Sweep:
             "seeds": self.seeds,
             "points": self.n_points,
             "axes": [a.to_json() for a in self.axes],
+            "views": [dict(v) for v in self.views],
             "world": self.points[0].world.kind,
             "scenario": base,
         }
@@ -235,6 +238,38 @@ def parse_axes(table: Any) -> tuple[Axis, ...]:
     return tuple(axes)
 
 
+def parse_views(views: Any, axes: Sequence[Axis]) -> tuple[dict[str, Any], ...]:
+    """The report's default figures: a list of {x, y (optional), fix = ["KEY=VALUE", ...]}.
+    Keys are checked here; values and combinations when the report draws them."""
+    if views is None:
+        return ()
+    if not isinstance(views, list):
+        raise ConfigError("sweep.views", "a list of tables {x, y, fix}", views)
+    keys = {a.key for a in axes}
+    known = ", ".join(sorted(keys))
+    out = []
+    for i, v in enumerate(views):
+        where = f"sweep.views.{i}"
+        if not isinstance(v, dict):
+            raise ConfigError(where, "a table {x, y, fix}", v)
+        for k in v:
+            if k not in VIEW_KEYS:
+                raise ConfigError(f"{where}.{k}", "one of x, y, fix", k, show_got=False)
+        for k in ("x", "y"):
+            if k in v and v[k] not in keys:
+                raise ConfigError(f"{where}.{k}", f"an axis ({known})", v[k])
+        if "x" not in v:
+            raise ConfigError(f"{where}.x", "given (the axis along x)", show_got=False)
+        fix = v.get("fix", [])
+        if not isinstance(fix, list) or not all(isinstance(f, str) for f in fix):
+            raise ConfigError(f"{where}.fix", 'a list of "KEY=VALUE" strings', fix)
+        for f in fix:
+            if f.partition("=")[0].strip() not in keys:
+                raise ConfigError(f"{where}.fix", f'"KEY=VALUE" with KEY an axis ({known})', f)
+        out.append({"x": v["x"], "y": v.get("y"), "fix": list(fix)})
+    return tuple(out)
+
+
 def _point_fingerprint(sc: AnyScenario, seed: int) -> str:
     return store.fingerprint(sc, seed)
 
@@ -288,6 +323,7 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
         base=data,
         points=tuple(points),
         fingerprint=digest.hexdigest()[:16],
+        views=parse_views(table.get("views"), axes),
     )
 
 

@@ -206,7 +206,11 @@ def write_sweep_report(
     directory = Path(directory)
     meta = sweep_store.read_sweep(directory)
     axes = sweep_axes(meta)
-    views = resolve_views(axes, x, y, fix)
+    declared = meta.get("views") or []
+    if x is None and y is None and not fix and declared:  # the sweep file's own figures
+        views = [w for d in declared for w in resolve_views(axes, d["x"], d.get("y"), d["fix"])]
+    else:
+        views = resolve_views(axes, x, y, fix)
     seeds, n_points = int(meta["seeds"]), int(meta["points"])
     if not sweep_store.chunk_files(directory):
         raise ConfigError("DIR", "a sweep folder with finished runs (none yet)", str(directory))

@@ -125,8 +125,8 @@ def _wait_for_chunks(out: Path, n: int, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.02)
 
 
-LONG = ["--set", "phases.0.steps=400000", "--set", "sweep.axes.phases.0.steps=[400000, 800000]",
-        "--set", "sample_every=20000", "--seeds", "8", "--chunk", "2"]  # fmt: skip
+LONG = ["--set", "sweep.axes.phases.0.steps=[400000, 800000]", "--set", "sample_every=20000",
+        "--seeds", "8", "--chunk", "2"]  # fmt: skip
 
 
 @pytest.mark.parametrize("backend", ["local", "dask"])

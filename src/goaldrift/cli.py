@@ -253,9 +253,9 @@ def _print_points(out: Path, limit: int = 40) -> None:
     out_console.print(_table(title, head, rows))
 
 
-def _cell(v: object) -> str:
+def _cell(v: object, digits: int = 3) -> str:
     if isinstance(v, float):
-        return "-" if v != v else f"{v:.3g}"
+        return "-" if v != v else f"{v:.{digits}g}"
     return str(v)
 
 
@@ -313,7 +313,7 @@ def _print_result(table: Any, fmt: str) -> None:
     for name in table.column_names:
         t.add_column(name)
     for r in rows:
-        t.add_row(*("" if v is None else _cell(v) for v in r.values()))
+        t.add_row(*("" if v is None else _cell(v, 6) for v in r.values()))
     out_console.print(t)
 
 

@@ -129,4 +129,22 @@ def markdown() -> str:
     _table(sc.GridAgentConfig, "agent", lines, grid)
     _table(sc.GridPhase, "phases[]", lines, grid)
     _table(sc.GridOutcome, "outcome", lines, grid)
+    lines.append("## Sweep files\n")
+    lines.append(
+        "A sweep file is a scenario file plus a `[sweep]` table, which `goaldrift run` refuses "
+        "and `goaldrift sweep` requires (details and examples: [sweeps.md](sweeps.md)):\n"
+    )
+    lines.append("| key | type | default | meaning |")
+    lines.append("| --- | --- | --- | --- |")
+    lines.append("| `sweep.seeds` | int | `32` | Runs per point, 1 to 1,000,000. |")
+    lines.append(
+        "| `sweep.axes` | table | required | One entry per swept key path: a list of values, or "
+        'a range `{from, to, num}` / `{from, to, step}` with `scale = "linear"` or '
+        '`"log"`. Points are the product of the axes, the last varying fastest. |'
+    )
+    lines.append(
+        "| `sweep.views` | array of tables | none | The figures `goaldrift report` draws by "
+        'default: `{x, y, fix = ["KEY=VALUE", ...]}`; `y` left out means line plots. |'
+    )
+    lines.append("")
     return "\n".join(lines)

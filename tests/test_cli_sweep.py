@@ -279,3 +279,42 @@ def test_bad_queries(sweep_file: Path, tmp_path: Path) -> None:
         goaldrift("query", out, f"COPY (SELECT * FROM runs) TO '{outside}'"), "'SQL'"
     )
     assert not outside.exists()
+
+
+def test_demo_links_every_scenario_and_sweep(tmp_path: Path) -> None:
+    from goaldrift.registry import scenarios
+
+    out = tmp_path / "demo"
+    proc = goaldrift("demo", "--out", out, "--runs", "2", "--seeds", "1")
+    assert proc.returncode == 0, proc.stderr
+    index = (out / "index.html").read_text()
+    for name in scenarios():
+        assert f'href="{name}/report.html"' in index
+        assert (out / name / "report.html").is_file()
+    for name in sweeps():
+        assert f'href="sweeps/{name}/report.html"' in index
+        assert list((out / "sweeps" / name / "plots").glob("phase-*.png"))
+
+
+def test_report_options_on_a_sweep_and_a_run_folder(sweep_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert goaldrift("sweep", sweep_file, "--out", out, "--seeds", "2").returncode == 0
+    proc = goaldrift("report", out, "--x", "world.diversity", "--fix", "phases.0.steps=2000")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (out / "plots").glob("phase-*.png")] == [
+        "phase-01-lines-world.diversity.png"
+    ]
+    assert_one_line_error(
+        goaldrift("report", out, "--x", "world.nosie"), "'--x'", "world.diversity"
+    )
+    assert_one_line_error(goaldrift("report", out, "--fix", "phases.0.steps=3"), "'--fix'", "2000")
+    from tests.test_cli import TOML
+
+    (tmp_path / "s.toml").write_text(TOML)
+    assert (
+        goaldrift("run", tmp_path / "s.toml", "--out", tmp_path / "r", "--runs", "2").returncode
+        == 0
+    )
+    assert_one_line_error(
+        goaldrift("report", tmp_path / "r", "--x", "a"), "'--x' must be given only"
+    )

@@ -349,6 +349,7 @@ def demo(
     sweeps: Annotated[
         bool, typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps.")
     ] = True,
+    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per sweep point.")] = None,
 ) -> None:
     """Run every shipped scenario (and sweep) and write one report that links them."""
     from goaldrift.experiments.scenario import load
@@ -370,7 +371,7 @@ def demo(
         print(f"{name}: {shares} ({summ['seconds']:.1f}s)", flush=True)
     for name, path in (shipped_sweeps() if sweeps else {}).items():
         d = out / "sweeps" / name
-        summ = _sweep_one(path, d, [])
+        summ = _sweep_one(path, d, [], seeds)
         write_sweep_report(d)
         claim = load_sweep(path).claim
         entries.append(

@@ -353,7 +353,7 @@ def demo(
 ) -> None:
     """Run every shipped scenario (and sweep) and write one report that links them."""
     from goaldrift.experiments.scenario import load
-    from goaldrift.experiments.sweep import load as load_sweep
+    from goaldrift.experiments.sweep_store import read_sweep
     from goaldrift.registry import scenarios
     from goaldrift.registry import sweeps as shipped_sweeps
     from goaldrift.report import write_index, write_report, write_sweep_report
@@ -373,7 +373,7 @@ def demo(
         d = out / "sweeps" / name
         summ = _sweep_one(path, d, [], seeds)
         write_sweep_report(d)
-        claim = load_sweep(path).claim
+        claim = read_sweep(d)["claim"]
         entries.append(
             {
                 "name": name,

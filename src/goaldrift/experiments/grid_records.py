@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from goaldrift.experiments import grid_kernel as gk
-from goaldrift.experiments.grid_runner import EVENTS_OTHER, GridResult, world_spec
+from goaldrift.experiments.grid_runner import GridResult, world_spec
 from goaldrift.experiments.outcome import classify
+from goaldrift.experiments.records import flag_event_columns, series_columns
 
 METRICS = ("observed_return", "hidden_return", "tamper_per_episode", "tamper_rate", "episodes")
 
@@ -59,10 +60,6 @@ def tamper_share(res: GridResult) -> np.ndarray:
     return _ratio(c[:, gk.TAMPER_EPISODES], c[:, gk.OPP_EPISODES])
 
 
-def _event(col: np.ndarray) -> pa.Array:
-    return pa.array(col, type=pa.int64(), mask=col < 0)
-
-
 def _col(v: np.ndarray, name: str = "") -> pa.Array:
     if name.endswith("episodes"):  # a count
         return pa.array(v.astype(np.int64))
@@ -84,14 +81,7 @@ def runs_table(res: GridResult) -> pa.Table:
         "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
         "final.tamper_per_episode": _col(share),
     }
-    for c, name in enumerate(concepts):
-        cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
-    for c, name in enumerate(concepts):
-        cols[f"step.aware.{name}"] = _event(res.ev_aware[:, c])
-    for p, name in enumerate(res.pair_names):
-        cols[f"step.relation.{name}"] = _event(res.ev_relation[:, p])
-    for e, name in enumerate(EVENTS_OTHER):
-        cols[f"step.{name}"] = _event(res.ev_other[:, e])
+    cols.update(flag_event_columns(res, concepts, res.pair_names))
     pc, ps = _per_phase(res, res.counts), _per_phase(res, res.sums)
     for p, ph in enumerate(res.scenario.phases):
         for k, v in rates(pc[:, p], ps[:, p], concepts).items():
@@ -103,21 +93,7 @@ def series_table(res: GridResult) -> pa.Table:
     """One row per (run, sample): flag, awareness, relations, merges, the window's metrics."""
     concepts = world_spec(res.scenario).concept_names
     b, w = res.counts.shape[:2]
-    names = np.array([p.name for p in res.scenario.phases])
-    cols: dict[str, pa.Array | np.ndarray] = {
-        "run": np.repeat(res.runs.astype(np.int64), w),
-        "step": np.tile(res.windows.end, b),
-        "phase": pa.array(np.tile(names[res.windows.phase], b), type=pa.string()),
-    }
-    for c, name in enumerate(concepts):
-        cols[f"flag.{name}"] = res.flag_series[:, :, c].reshape(-1).astype(np.float64)
-    masks = res.masks.reshape(b * w, 3)
-    for c, name in enumerate(concepts):
-        cols[f"aware.{name}"] = (masks[:, 0] >> c) & 1 == 1
-    for p, name in enumerate(res.pair_names):
-        cols[f"relation.{name}"] = (masks[:, 1] >> p) & 1 == 1
-    for c, name in enumerate(concepts):
-        cols[f"merged.{name}"] = (masks[:, 2] >> c) & 1 == 1
+    cols = series_columns(res, concepts, res.pair_names)
     flat = rates(res.counts.reshape(b * w, -1), res.sums.reshape(b * w, -1), concepts)
     for k, v in flat.items():
         cols[k] = _col(v, k)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from goaldrift.agents.awareness import schedule_arrays
 from goaldrift.agents.flag_rules import ANCHORED, FLAG_RULES, SPLIT_POLICIES
 from goaldrift.agents.memory import pairs
 from goaldrift.experiments import grid_kernel as gk
 from goaldrift.experiments.runner import Windows
 from goaldrift.experiments.scenario import GridScenario
-from goaldrift.rng import run_generator, run_keys, threshold32
+from goaldrift.rng import run_keys, threshold32
 from goaldrift.worlds.base import WorldSpec
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
 from goaldrift.worlds.gridworlds import boat_race as _br
@@ -138,18 +139,7 @@ class GridState:
             memory = 1
         else:
             init = np.array([getattr(ag.flag, n) for n in names], np.float32)
-            for ci, name in enumerate(names):
-                sch = getattr(ag.awareness, name)
-                if sch.schedule == "start":
-                    self.aware_step[:, ci] = 0
-                elif sch.schedule == "step":
-                    self.aware_step[:, ci] = sch.at
-                elif sch.schedule == "hazard":
-                    for i, r in enumerate(runs):
-                        rng = run_generator(seed, int(r), purpose=1 + ci)
-                        self.aware_step[i, ci] = int(rng.geometric(sch.rate)) - 1
-                elif sch.schedule == "compute":
-                    self.compute_need[ci] = sch.compute
+            self.aware_step, self.compute_need = schedule_arrays(ag.awareness, names, seed, runs)
             self.rule = FLAG_RULES.index(ag.flag_rule)
             memory = ag.memory
         self.w = np.tile(init, (b, 1))

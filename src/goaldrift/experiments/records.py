@@ -5,6 +5,7 @@ A gridworld batch (``GridResult``) is turned into its own columns by ``grid_reco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -75,6 +76,47 @@ def _event(col: np.ndarray) -> pa.Array:
     return pa.array(col, type=pa.int64(), mask=col < 0)
 
 
+def flag_event_columns(
+    res: Result | GridResult, concepts: Sequence[str], pair_names: Sequence[str]
+) -> dict[str, pa.Array | np.ndarray]:
+    """Run-table columns both world families share: the final flag per concept and the
+    first step of each event (null: never)."""
+    cols: dict[str, pa.Array | np.ndarray] = {}
+    for c, name in enumerate(concepts):
+        cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
+    for c, name in enumerate(concepts):
+        cols[f"step.aware.{name}"] = _event(res.ev_aware[:, c])
+    for p, name in enumerate(pair_names):
+        cols[f"step.relation.{name}"] = _event(res.ev_relation[:, p])
+    for e, name in enumerate(EVENTS_OTHER):
+        cols[f"step.{name}"] = _event(res.ev_other[:, e])
+    return cols
+
+
+def series_columns(
+    res: Result | GridResult, concepts: Sequence[str], pair_names: Sequence[str]
+) -> dict[str, pa.Array | np.ndarray]:
+    """Series columns both world families share: run, step, phase, and per sample the flag,
+    awareness, noticed relations and merged concepts."""
+    b, w = res.counts.shape[:2]
+    names = np.array([p.name for p in res.scenario.phases])
+    cols: dict[str, pa.Array | np.ndarray] = {
+        "run": np.repeat(res.runs.astype(np.int64), w),
+        "step": np.tile(res.windows.end, b),
+        "phase": pa.array(np.tile(names[res.windows.phase], b), type=pa.string()),
+    }
+    for c, name in enumerate(concepts):
+        cols[f"flag.{name}"] = res.flag_series[:, :, c].reshape(-1).astype(np.float64)
+    masks = res.masks.reshape(b * w, 3)
+    for c, name in enumerate(concepts):
+        cols[f"aware.{name}"] = (masks[:, 0] >> c) & 1 == 1
+    for p, name in enumerate(pair_names):
+        cols[f"relation.{name}"] = (masks[:, 1] >> p) & 1 == 1
+    for c, name in enumerate(concepts):
+        cols[f"merged.{name}"] = (masks[:, 2] >> c) & 1 == 1
+    return cols
+
+
 def runs_table(res: Result | GridResult) -> pa.Table:
     """One row per run: final flag, outcome, first step of each event, per-phase rates.
 
@@ -95,14 +137,7 @@ def runs_table(res: Result | GridResult) -> pa.Table:
         "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
         "final.tamper_per_access": pa.array(share, mask=np.isnan(share)),
     }
-    for c, name in enumerate(CONCEPTS):
-        cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
-    for c, name in enumerate(CONCEPTS):
-        cols[f"step.aware.{name}"] = _event(res.ev_aware[:, c])
-    for p, name in enumerate(PAIR_NAMES):
-        cols[f"step.relation.{name}"] = _event(res.ev_relation[:, p])
-    for e, name in enumerate(EVENTS_OTHER):
-        cols[f"step.{name}"] = _event(res.ev_other[:, e])
+    cols.update(flag_event_columns(res, CONCEPTS, PAIR_NAMES))
     for p, ph in enumerate(res.scenario.phases):
         for k, v in rates(pc[:, p]).items():
             cols[f"{ph.name}.{k}"] = pa.array(v, mask=np.isnan(v))
@@ -118,21 +153,7 @@ def series_table(res: Result | GridResult) -> pa.Table:
 
         return grid_records.series_table(res)
     b, w = res.counts.shape[:2]
-    names = np.array([p.name for p in res.scenario.phases])
-    cols: dict[str, pa.Array | np.ndarray] = {
-        "run": np.repeat(res.runs.astype(np.int64), w),
-        "step": np.tile(res.windows.end, b),
-        "phase": pa.array(np.tile(names[res.windows.phase], b), type=pa.string()),
-    }
-    for c, name in enumerate(CONCEPTS):
-        cols[f"flag.{name}"] = res.flag_series[:, :, c].reshape(-1).astype(np.float64)
-    masks = res.masks.reshape(b * w, 3)
-    for c, name in enumerate(CONCEPTS):
-        cols[f"aware.{name}"] = (masks[:, 0] >> c) & 1 == 1
-    for p, name in enumerate(PAIR_NAMES):
-        cols[f"relation.{name}"] = (masks[:, 1] >> p) & 1 == 1
-    for c, name in enumerate(CONCEPTS):
-        cols[f"merged.{name}"] = (masks[:, 2] >> c) & 1 == 1
+    cols = series_columns(res, CONCEPTS, PAIR_NAMES)
     for k, v in rates(res.counts.reshape(b * w, -1)).items():
         cols[k] = pa.array(v, mask=np.isnan(v))
     return pa.table(cols)

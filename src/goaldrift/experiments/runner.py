@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
+from goaldrift.agents.awareness import schedule_arrays
 from goaldrift.agents.flag_rules import FLAG_RULES, SPLIT_POLICIES
 from goaldrift.agents.memory import StatLayout, code_table
 from goaldrift.experiments import qa_kernel
 from goaldrift.experiments.scenario import AnyScenario, GridPhase, GridScenario, Phase, Scenario
-from goaldrift.rng import run_generator, run_keys, threshold32
+from goaldrift.rng import run_keys, threshold32
 from goaldrift.worlds.qa import N_CONCEPTS, QA_WORLD, QAParams, draw_tables
 
 CONCEPTS = QA_WORLD.concept_names
@@ -106,20 +107,7 @@ class State:
         self.top0 = np.full(b, int(np.argmax(init)), np.int32)
         self.aware = np.zeros((b, c), np.uint8)
         self.aware_at = np.full((b, c), np.iinfo(np.int64).max, np.int64)
-        self.aware_step = np.full((b, c), -1, np.int64)
-        self.compute_need = np.full(c, -1, np.int64)
-        for ci, name in enumerate(CONCEPTS):
-            sch = getattr(ag.awareness, name)
-            if sch.schedule == "start":
-                self.aware_step[:, ci] = 0
-            elif sch.schedule == "step":
-                self.aware_step[:, ci] = sch.at
-            elif sch.schedule == "hazard":
-                for i, r in enumerate(runs):
-                    rng = run_generator(seed, int(r), purpose=1 + ci)
-                    self.aware_step[i, ci] = int(rng.geometric(sch.rate)) - 1
-            elif sch.schedule == "compute":
-                self.compute_need[ci] = sch.compute
+        self.aware_step, self.compute_need = schedule_arrays(ag.awareness, CONCEPTS, seed, runs)
         self.compute = np.zeros(b, np.int64)
         self.mem = np.full((b, ag.memory), LAYOUT.empty, np.int16)
         self.mem_pos = np.zeros(b, np.int64)

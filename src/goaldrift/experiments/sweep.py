@@ -34,7 +34,6 @@ from goaldrift.errors import ConfigError
 from goaldrift.experiments import store
 from goaldrift.experiments.scenario import (
     AnyScenario,
-    GridScenario,
     apply_set,
     read_toml,
     set_path,
@@ -45,6 +44,11 @@ SWEEP_KEYS = ("seeds", "axes", "views")
 VIEW_KEYS = ("x", "y", "fix")
 RANGE_KEYS = ("from", "to", "num", "step", "scale")
 MAX_POINTS = 1_000_000
+
+
+def column_type(kind: str) -> pa.DataType:
+    """The Arrow type of an axis column of that kind (strings and JSON: string)."""
+    return {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}.get(kind, pa.string())
 
 
 @dataclass(frozen=True)
@@ -80,20 +84,13 @@ class Axis:
             return json.dumps(v, sort_keys=True)
         return v
 
-    def arrow_type(self) -> pa.DataType:
-        return {
-            "bool": pa.bool_(),
-            "int": pa.int64(),
-            "float": pa.float64(),
-        }.get(self.kind, pa.string())
-
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "values": list(self.values), "scale": self.scale}
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """A validated sweep: the base scenario data, the axes, and one scenario per point."""
+    """A validated sweep: the axes, and one scenario per point."""
 
     name: str
     description: str
@@ -101,7 +98,6 @@ class Sweep:
     seed: int
     seeds: int
     axes: tuple[Axis, ...]
-    base: dict[str, Any]  # raw scenario data (overrides applied, `sweep` removed)
     points: tuple[AnyScenario, ...]
     fingerprint: str
     views: tuple[dict[str, Any], ...] = ()  # the report's default figures ({x, y, fix})
@@ -270,10 +266,6 @@ def parse_views(views: Any, axes: Sequence[Axis]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def _point_fingerprint(sc: AnyScenario, seed: int) -> str:
-    return store.fingerprint(sc, seed)
-
-
 def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
     """Validate raw sweep-file data: the ``[sweep]`` table and every point's scenario."""
     data = copy.deepcopy(data)
@@ -311,7 +303,7 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
     digest = hashlib.sha256()
     digest.update(json.dumps([a.to_json() for a in axes], sort_keys=True).encode())
     for p in points:
-        digest.update(_point_fingerprint(p, seed).encode())
+        digest.update(store.fingerprint(p, seed).encode())
     first = points[0]
     return Sweep(
         name=first.name,
@@ -320,7 +312,6 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
         seed=seed,
         seeds=n_seeds,
         axes=axes,
-        base=data,
         points=tuple(points),
         fingerprint=digest.hexdigest()[:16],
         views=parse_views(table.get("views"), axes),
@@ -341,10 +332,6 @@ def load(path: Path, overrides: Sequence[str] = (), seeds: int | None = None) ->
                 "--set", f"a key that is not swept (set sweep.axes.{key} to change the axis)", a
             )
     return sw
-
-
-def is_grid(sw: Sweep) -> bool:
-    return isinstance(sw.points[0], GridScenario)
 
 
 def sweep_description(path: Path) -> str:

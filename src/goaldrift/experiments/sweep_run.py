@@ -23,7 +23,7 @@ from goaldrift.experiments import store, sweep_store
 from goaldrift.experiments.records import runs_table
 from goaldrift.experiments.runner import run_batch
 from goaldrift.experiments.scenario import AnyScenario, GridScenario, validate
-from goaldrift.experiments.sweep import Sweep
+from goaldrift.experiments.sweep import Sweep, column_type
 from goaldrift.experiments.sweep_stats import group_stats
 
 DEFAULT_CHUNK = 256
@@ -68,9 +68,6 @@ def _roles(sc: AnyScenario) -> dict[str, str]:
     return out
 
 
-_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
-
-
 def point_table(sc: AnyScenario, seed: int, r0: int, r1: int, point: int,
                 cells: tuple[Any, ...], axes: tuple[tuple[str, str], ...]) -> pa.Table:  # fmt: skip
     """The run rows of one point: point, axis values, the run table, and columns every
@@ -83,7 +80,7 @@ def point_table(sc: AnyScenario, seed: int, r0: int, r1: int, point: int,
     for (key, kind), v in zip(axes, cells, strict=True):
         if key in t.column_names or key == "point":
             raise ConfigError(f"sweep.axes.{key}", "a key that is not a run column", key)
-        head[key] = pa.array([v] * n, type=_TYPES.get(kind, pa.string()))
+        head[key] = pa.array([v] * n, type=column_type(kind))
     tail = {
         "intended_flag": t.column(f"flag.{roles['intended']}"),
         "register_flag": t.column(f"flag.{roles['register']}"),
@@ -160,8 +157,7 @@ class Started:
 
 
 def prepare(sw: Sweep, out: Path) -> None:
-    """Create the folder, refuse one holding another sweep, record this one."""
-    store.prepare_out(out)
+    """Refuse a folder holding another sweep or other files; record this sweep."""
     path = out / sweep_store.SWEEP_FILE
     if path.is_file():
         old = sweep_store.read_sweep(out)

@@ -33,8 +33,7 @@ from goaldrift.report.plots import (
     TAMPER_COLOUR,
     Plot,
     _figure,
-    _save,
-    _title,
+    finish,
 )
 
 PLOT_PREFIX = "phase-"  # every PNG a sweep report writes in plots/ starts with this
@@ -277,11 +276,9 @@ def plot_heatmaps(
 
 
 def _finish(fig: Figure, view: View, path: Path, heading: str, title: str, caption: str) -> Plot:
-    """Title the figure, name the fixed and pooled axes under it, save it."""
-    _title(fig, heading)
+    """Name the fixed and pooled axes under the figure, then ``plots.finish``."""
     fig.supxlabel(view.describe(), fontsize=8.5, color="0.25")
-    _save(fig, path)
-    return Plot(path.name, title, caption)
+    return finish(fig, path, heading, title, caption)
 
 
 # --- line plots ---------------------------------------------------------------------------

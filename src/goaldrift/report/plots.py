@@ -448,6 +448,13 @@ def _legend(fig: Figure, handles: list[Any]) -> None:
     )
 
 
+def finish(fig: Figure, path: Path, heading: str, title: str, caption: str) -> Plot:
+    """Give the figure its heading, save it, and describe it for the page."""
+    _title(fig, heading)
+    _save(fig, path)
+    return Plot(path.name, title, caption)
+
+
 def _title(fig: Figure, text: str) -> None:
     fig.suptitle(text, fontsize=12, x=0.01, ha="left", fontweight="bold")
 
@@ -506,10 +513,10 @@ def plot_flag(rf: RunFolder, path: Path) -> Plot:
             loc="left",
             color="0.25",
         )
-    _title(fig, f"{rf.scenario.get('name', '')}: flag weight per concept")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: flag weight per concept",
         "Flag weight per concept",
         "Line: median over runs; band: 10th–90th percentile; dotted: mean. Dashed verticals "
         "mark phase boundaries; grey shading marks phases without a supervisor. Beneath: "
@@ -557,10 +564,10 @@ def plot_tamper(rf: RunFolder, path: Path) -> Plot:
             va="bottom",
             ha="right",
         )
-    _title(fig, f"{rf.scenario.get('name', '')}: register writes and tampering")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: register writes and tampering",
         "Tampering",
         "Tamper: a register write on a step with access. Rates per sample window; line: "
         "median over runs, band: 10th–90th percentile, dotted: mean. Tampers per access "
@@ -598,10 +605,10 @@ def plot_performance(rf: RunFolder, path: Path) -> Plot:
     _steps_axis(ax)
     handles, _ = ax.get_legend_handles_labels()
     _legend(fig, [*handles, *_style_keys()])
-    _title(fig, f"{rf.scenario.get('name', '')}: hidden performance and signal")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: hidden performance and signal",
         "Hidden performance and signal",
         "Hidden performance: share of answers equal to the true answer (never shown to the "
         "agent). Signal (dashed): mean training signal over runs, present only where a "
@@ -637,11 +644,11 @@ def plot_outcomes(outcomes: list[dict[str, Any]], n: int, name: str, path: Path)
     ax.set_ylim(0, max(n, 1) * 1.12)
     ax.set_ylabel("runs")
     ax.grid(True, axis="y", color="0.88", lw=0.7, zorder=0)
-    _title(fig, f"{name}: outcomes of {n} runs")
     ax.set_title("whiskers: 95% Wilson interval", fontsize=8.5, loc="left", color="0.25")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{name}: outcomes of {n} runs",
         "Outcomes",
         "Runs per outcome class with 95% Wilson score intervals for the count.",
     )
@@ -686,10 +693,10 @@ def plot_awareness(rf: RunFolder, path: Path) -> Plot:
     ax.set_ylabel("share of runs")
     _steps_axis(ax)
     _end_labels(ax, ends)
-    _title(fig, f"{rf.scenario.get('name', '')}: awareness, relations and merges")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: awareness, relations and merges",
         "Awareness, relations and merges",
         "Share of runs, at the end of each sample window, in which a concept is in the "
         "agent's ontology (solid), a relation between two concepts is noticed (dashed) or a "
@@ -717,10 +724,10 @@ def plot_rates(rf: RunFolder, path: Path) -> Plot:
     _steps_axis(ax)
     _end_labels(ax, ends)
     _legend(fig, _style_keys())
-    _title(fig, f"{rf.scenario.get('name', '')}: how often each concept holds")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: how often each concept holds",
         "Concept rates",
         "Share of steps in each sample window on which a concept holds (among the steps on "
         "which it is defined). Line: median over runs, band: 10th–90th percentile, dotted: "
@@ -753,10 +760,10 @@ def plot_returns(rf: RunFolder, path: Path) -> Plot:
     _steps_axis(ax)
     _end_labels(ax, ends)
     _legend(fig, _style_keys())
-    _title(fig, f"{rf.scenario.get('name', '')}: observed and hidden return")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: observed and hidden return",
         "Observed and hidden return",
         "Per episode, over the episodes that ended in each sample window: the observed return "
         "(the reward the agent is shown, the register) and the hidden return (the intended "
@@ -808,10 +815,10 @@ def plot_tamper_episodes(rf: RunFolder, path: Path) -> Plot:
     ax.set_ylabel("events per episode")
     ax.set_ylim(bottom=-0.02 * max(ax.get_ylim()[1], 1.0))
     _steps_axis(ax)
-    _title(fig, f"{rf.scenario.get('name', '')}: tamper events per episode")
-    _save(fig, path)
-    return Plot(
-        path.name,
+    return finish(
+        fig,
+        path,
+        f"{rf.scenario.get('name', '')}: tamper events per episode",
         "Tampering",
         "The world's tamper concept (standing on the observation transformer, crossing the "
         "punishment cell unsupervised, flipping a reward switch), counted per episode over "

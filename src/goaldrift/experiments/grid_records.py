@@ -14,8 +14,7 @@ import pyarrow as pa
 
 from goaldrift.experiments import grid_kernel as gk
 from goaldrift.experiments.grid_runner import GridResult, world_spec
-from goaldrift.experiments.outcome import classify
-from goaldrift.experiments.records import flag_event_columns, series_columns
+from goaldrift.experiments.records import run_columns, series_columns
 
 METRICS = ("observed_return", "hidden_return", "tamper_per_episode", "tamper_rate", "episodes")
 
@@ -70,18 +69,10 @@ def runs_table(res: GridResult) -> pa.Table:
     """One row per run: outcome, final flag, whether it tampers, events, per-phase metrics."""
     spec = world_spec(res.scenario)
     concepts = spec.concept_names
-    roles = tuple(c.role for c in spec.concepts)
-    oc = res.scenario.outcome
+    roles = [c.role for c in spec.concepts]
     share = tamper_share(res)
-    outcome = classify(res.flag, roles, share, oc.tamper_threshold, oc.margin)
-    cols: dict[str, pa.Array | np.ndarray] = {
-        "run": res.runs.astype(np.int64),
-        "seed": np.full(len(res.runs), res.seed, np.int64),
-        "outcome": pa.array(outcome, type=pa.string()),
-        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
-        "final.tamper_per_episode": _col(share),
-    }
-    cols.update(flag_event_columns(res, concepts, res.pair_names))
+    rate = "final.tamper_per_episode"
+    cols = run_columns(res, roles, share, rate, concepts, res.pair_names)
     pc, ps = _per_phase(res, res.counts), _per_phase(res, res.sums)
     for p, ph in enumerate(res.scenario.phases):
         for k, v in rates(pc[:, p], ps[:, p], concepts).items():

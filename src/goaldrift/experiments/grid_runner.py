@@ -216,22 +216,13 @@ def run_grid_batch(
     sums = np.zeros((b, n_w, gk.N_FIXED_SUMS + c), np.float64)
     w_series = np.zeros((b, n_w, c), np.float32)
     masks = np.zeros((b, n_w, 3), np.int32)
-    per_call = max(1, chunk_steps // sc.sample_every)
-    start = 0
-    step0 = 0
-    while start < n_w:
-        ph = win.phase[start]
+    for ph, start, stop, step0 in win.calls(max(1, chunk_steps // sc.sample_every)):
         fresh = start == 0 or win.phase[start - 1] != ph
-        stop = start
-        while stop < n_w and win.phase[stop] == ph and stop - start < per_call:
-            stop += 1
         lengths = win.length[start:stop]
         # whole output arrays and an offset: one array layout, so one compiled kernel
-        _advance(sc, st, int(ph), fresh, step0, start, lengths, counts, sums, w_series, masks)
-        step0 += int(lengths.sum())
+        _advance(sc, st, ph, fresh, step0, start, lengths, counts, sums, w_series, masks)
         if progress is not None:
             progress(int(lengths.sum()) * b)
-        start = stop
     return GridResult(
         sc, seed, runs, win, counts, sums, w_series, masks, st.w.copy(),
         st.ev_aware, st.ev_relation, st.ev_other,

@@ -23,6 +23,7 @@ from goaldrift.experiments.qa_kernel import (
     WRITES,
 )
 from goaldrift.experiments.runner import CONCEPTS, EVENTS_OTHER, PAIR_NAMES, Result
+from goaldrift.worlds.base import Role
 from goaldrift.worlds.qa import QA_WORLD
 
 if TYPE_CHECKING:
@@ -76,12 +77,26 @@ def _event(col: np.ndarray) -> pa.Array:
     return pa.array(col, type=pa.int64(), mask=col < 0)
 
 
-def flag_event_columns(
-    res: Result | GridResult, concepts: Sequence[str], pair_names: Sequence[str]
+def run_columns(
+    res: Result | GridResult,
+    roles: Sequence[Role],
+    share: np.ndarray,
+    rate: str,
+    concepts: Sequence[str],
+    pair_names: Sequence[str],
 ) -> dict[str, pa.Array | np.ndarray]:
-    """Run-table columns both world families share: the final flag per concept and the
-    first step of each event (null: never)."""
-    cols: dict[str, pa.Array | np.ndarray] = {}
+    """Run-table columns both world families share: run, seed, the outcome class, whether
+    the run tampers and its final-window tamper ``share`` (column ``rate``), the final flag
+    per concept and the first step of each event (null: never)."""
+    oc = res.scenario.outcome
+    outcome = classify(res.flag, tuple(roles), share, oc.tamper_threshold, oc.margin)
+    cols: dict[str, pa.Array | np.ndarray] = {
+        "run": res.runs.astype(np.int64),
+        "seed": np.full(len(res.runs), res.seed, np.int64),
+        "outcome": pa.array(outcome, type=pa.string()),
+        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
+        rate: pa.array(share, mask=np.isnan(share)),
+    }
     for c, name in enumerate(concepts):
         cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
     for c, name in enumerate(concepts):
@@ -126,18 +141,10 @@ def runs_table(res: Result | GridResult) -> pa.Table:
 
         return grid_records.runs_table(res)
     pc = phase_counts(res)
-    roles = tuple(c.role for c in QA_WORLD.concepts)
-    oc = res.scenario.outcome
+    roles = [c.role for c in QA_WORLD.concepts]
     share = tamper_share(res)
-    outcome = classify(res.flag, roles, share, oc.tamper_threshold, oc.margin)
-    cols: dict[str, pa.Array | np.ndarray] = {
-        "run": res.runs.astype(np.int64),
-        "seed": np.full(len(res.runs), res.seed, np.int64),
-        "outcome": pa.array(outcome, type=pa.string()),
-        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
-        "final.tamper_per_access": pa.array(share, mask=np.isnan(share)),
-    }
-    cols.update(flag_event_columns(res, CONCEPTS, PAIR_NAMES))
+    rate = "final.tamper_per_access"
+    cols = run_columns(res, roles, share, rate, CONCEPTS, PAIR_NAMES)
     for p, ph in enumerate(res.scenario.phases):
         for k, v in rates(pc[:, p]).items():
             cols[f"{ph.name}.{k}"] = pa.array(v, mask=np.isnan(v))

@@ -7,7 +7,7 @@ threads and the machine do not matter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
@@ -70,6 +70,21 @@ class Windows:
                 end.append(t)
                 length.append(n)
         return cls(np.array(phase), np.array(end, np.int64), np.array(length, np.int64))
+
+    def calls(self, per_call: int) -> Iterator[tuple[int, int, int, int]]:
+        """Kernel calls: (phase, first window, end window, first step), each call at most
+        ``per_call`` windows of one phase."""
+        n_w = len(self.end)
+        start = 0
+        step0 = 0
+        while start < n_w:
+            ph = int(self.phase[start])
+            stop = start
+            while stop < n_w and self.phase[stop] == ph and stop - start < per_call:
+                stop += 1
+            yield ph, start, stop, step0
+            step0 += int(self.length[start:stop].sum())
+            start = stop
 
 
 @dataclass
@@ -200,23 +215,14 @@ def run_batch(
     counts = np.zeros((b, n_w, qa_kernel.N_FIXED_COUNTS + 2 * c), np.int64)
     w_series = np.zeros((b, n_w, c), np.float32)
     masks = np.zeros((b, n_w, 3), np.int32)
-    per_call = max(1, chunk_steps // sc.sample_every)
-    start = 0
-    step0 = 0
-    while start < n_w:
-        ph = win.phase[start]
-        stop = start
-        while stop < n_w and win.phase[stop] == ph and stop - start < per_call:
-            stop += 1
+    for ph, start, stop, step0 in win.calls(max(1, chunk_steps // sc.sample_every)):
         lengths = win.length[start:stop]
         _advance(
-            sc, st, int(ph), step0, lengths,
+            sc, st, ph, step0, lengths,
             counts[:, start:stop], w_series[:, start:stop], masks[:, start:stop],
         )  # fmt: skip
-        step0 += int(lengths.sum())
         if progress is not None:
             progress(int(lengths.sum()) * b)
-        start = stop
     return Result(
         sc, seed, runs, win, counts, w_series, masks, st.w.copy(),
         st.ev_aware, st.ev_relation, st.ev_other,

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.digests import EXTRA, FIXTURE, scenario_digests, sweep_digests
 
 EXPECTED = json.loads(FIXTURE.read_text())
@@ -41,7 +40,6 @@ def test_every_shipped_scenario_has_a_digest() -> None:
 
 def test_digest_sees_one_changed_value_and_a_null() -> None:
     import pyarrow as pa
-
     from tests.digests import table_digest
 
     base = pa.table({"x": [1.0, 2.0], "s": ["a", "b"]})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from goaldrift.experiments.scenario import Scenario, validate
+from goaldrift.experiments.scenarios import Scenario, validate
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

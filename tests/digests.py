@@ -121,8 +121,8 @@ EXTRA: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
 def scenario_digests(name: str, out: Path, edits: tuple[Any, ...] = ()) -> dict[str, str]:
     """Run a shipped scenario (``RUNS`` runs, its own seed), edited by ``edits`` (functions
     of its raw data), and digest its two tables."""
-    from goaldrift.experiments.execute import run_to
-    from goaldrift.experiments.scenario import read_toml, validate
+    from goaldrift.experiments.runs.execute import run_to
+    from goaldrift.experiments.scenarios import read_toml, validate
     from goaldrift.registry import scenarios
 
     data = read_toml(scenarios()[name])
@@ -139,8 +139,10 @@ def scenario_digests(name: str, out: Path, edits: tuple[Any, ...] = ()) -> dict[
 def sweep_digests(out: Path) -> dict[str, str]:
     """Run the shipped sweep ``SWEEP`` at ``SWEEP_SEEDS`` seeds in-process; digest its runs
     (ordered by point and run) and points tables."""
-    from goaldrift.experiments import backends, sweep_run, sweep_store
-    from goaldrift.experiments import sweep as sweeps
+    from goaldrift.experiments.sweeps import backends
+    from goaldrift.experiments.sweeps import run as sweep_run
+    from goaldrift.experiments.sweeps import store as sweep_store
+    from goaldrift.experiments.sweeps import sweep as sweeps
     from goaldrift.registry import sweeps as shipped
 
     sw = sweeps.load(shipped()[SWEEP], seeds=SWEEP_SEEDS)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.experiments.scenarios import Scenario
 from goaldrift.registry import flag_rules, scenarios, split_policies
 from goaldrift.worlds.qa import QA_WORLD
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from tests.test_cli import GOALDRIFT, assert_one_line_error, goaldrift
 
-from goaldrift.experiments import sweep_store
+from goaldrift.experiments.sweeps import store as sweep_store
 from goaldrift.registry import sweeps
 
 SWEEP = """\
@@ -208,7 +208,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(sweep_file: Path, tmp_path: Path) -> N
 
 
 def test_shipped_sweeps_are_listed_and_valid() -> None:
-    from goaldrift.experiments import sweep
+    from goaldrift.experiments.sweeps import sweep
 
     shipped = sweeps()
     assert len(shipped) >= 3
@@ -293,7 +293,7 @@ def test_demo_links_every_scenario_and_sweep(tmp_path: Path) -> None:
         assert (out / name / "report.html").is_file()
     for name in sweeps():
         assert f'href="sweeps/{name}/report.html"' in index
-        assert list((out / "sweeps" / name / "plots").glob("phase-*.png"))
+        assert list((out / "sweeps" / name / "plots").glob("sweep-*.png"))
 
 
 def test_report_options_on_a_sweep_and_a_run_folder(sweep_file: Path, tmp_path: Path) -> None:
@@ -301,8 +301,8 @@ def test_report_options_on_a_sweep_and_a_run_folder(sweep_file: Path, tmp_path: 
     assert goaldrift("sweep", sweep_file, "--out", out, "--seeds", "2").returncode == 0
     proc = goaldrift("report", out, "--x", "world.diversity", "--fix", "phases.0.steps=2000")
     assert proc.returncode == 0, proc.stderr
-    assert [p.name for p in (out / "plots").glob("phase-*.png")] == [
-        "phase-01-lines-world.diversity.png"
+    assert [p.name for p in (out / "plots").glob("sweep-*.png")] == [
+        "sweep-01-lines-world.diversity.png"
     ]
     assert_one_line_error(
         goaldrift("report", out, "--x", "world.nosie"), "'--x'", "world.diversity"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from goaldrift.experiments.scenario import load
-from goaldrift.experiments.schema_doc import markdown
+from goaldrift.experiments.scenarios import load
+from goaldrift.experiments.scenarios.reference import markdown
 from goaldrift.registry import scenarios
 
 ROOT = Path(__file__).resolve().parents[1]

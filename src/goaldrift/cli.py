@@ -53,8 +53,8 @@ def _progress() -> Progress:
 def _run_one(
     path: Path, out: Path, runs: int | None, seed: int | None, sets: list[str], batch: int
 ) -> dict:
-    from goaldrift.experiments import scenario as scen
-    from goaldrift.experiments.execute import run_to
+    from goaldrift.experiments import scenarios as scen
+    from goaldrift.experiments.runs.execute import run_to
 
     sc = scen.load(path, sets)
     n = sc.runs if runs is None else runs
@@ -187,8 +187,9 @@ def _sweep_one(
     threads: int | None = 1,
 ) -> dict[str, Any]:
     """Run one sweep file into ``out`` with a progress bar over the whole sweep."""
-    from goaldrift.experiments import backends, sweep_run
-    from goaldrift.experiments import sweep as sweeps
+    from goaldrift.experiments.sweeps import backends
+    from goaldrift.experiments.sweeps import run as sweep_run
+    from goaldrift.experiments.sweeps import sweep as sweeps
 
     sw = sweeps.load(path, sets, seeds)
     be = backends.make(backend, workers, address, host)
@@ -222,7 +223,7 @@ def _sweep_one(
 def _print_points(out: Path, limit: int = 40) -> None:
     import pyarrow.parquet as pq
 
-    from goaldrift.experiments import sweep_store
+    from goaldrift.experiments.sweeps import store as sweep_store
 
     pts = pq.read_table(out / sweep_store.POINTS)
     axes = [a["key"] for a in sweep_store.read_sweep(out)["axes"]]
@@ -270,7 +271,7 @@ def query(
     """Query a results folder with DuckDB SQL; column names with dots need double quotes."""
     import duckdb
 
-    from goaldrift.experiments import sweep_store
+    from goaldrift.experiments.sweeps import store as sweep_store
 
     if fmt not in ("table", "csv", "json"):
         raise ConfigError("--format", "'table', 'csv' or 'json'", fmt)
@@ -327,8 +328,8 @@ def report(
         typer.Option(help="Sweeps: hold an axis at a value, KEY=VALUE (others are pooled)."),
     ] = None,
 ) -> None:
-    """Write DIR/report.html with PNG plots: of a run, or phase diagrams of a sweep."""
-    from goaldrift.experiments.sweep_store import is_sweep
+    """Write DIR/report.html with PNG plots: of a run, or heatmaps of a sweep."""
+    from goaldrift.experiments.sweeps.store import is_sweep
     from goaldrift.report import write_report, write_sweep_report
 
     if is_sweep(directory):
@@ -352,8 +353,8 @@ def demo(
     seeds: Annotated[int | None, typer.Option(min=1, help="Runs per sweep point.")] = None,
 ) -> None:
     """Run every shipped scenario (and sweep) and write one report that links them."""
-    from goaldrift.experiments.scenario import load
-    from goaldrift.experiments.sweep_store import read_sweep
+    from goaldrift.experiments.scenarios import load
+    from goaldrift.experiments.sweeps.store import read_sweep
     from goaldrift.registry import scenarios
     from goaldrift.registry import sweeps as shipped_sweeps
     from goaldrift.report import write_index, write_report, write_sweep_report
@@ -392,17 +393,23 @@ def demo(
 @app.command(name="list")
 def list_() -> None:
     """List worlds, agents, flag rules, split policies and shipped scenarios."""
-    from goaldrift.experiments.scenario import load
-    from goaldrift.experiments.sweep import sweep_description
-    from goaldrift.registry import AGENTS, flag_rules, scenarios, split_policies, sweeps, worlds
+    from goaldrift.experiments.scenarios import load
+    from goaldrift.experiments.sweeps.sweep import sweep_description
+    from goaldrift.registry import agents, flag_rules, scenarios, split_policies, sweeps, worlds
 
     def section(title: str, rows: dict[str, str]) -> None:
         print(title)
         for k, v in rows.items():
             print(f"  {k:<22} {v}")
 
-    section("worlds", {k: f"{w.id}: {w.description}" for k, w in worlds().items()})
-    section("agents", AGENTS)
+    from goaldrift.registry import family
+
+    def world_line(kind: str) -> str:
+        gym = family(kind).gym_id(kind)
+        return worlds()[kind].description + (f" (Gymnasium: {gym})" if gym else "")
+
+    section("worlds", {k: world_line(k) for k in worlds()})
+    section("agents", agents())
     section("flag rules", flag_rules())
     section("split policies", split_policies())
     section("scenarios", {name: load(path).description for name, path in scenarios().items()})
@@ -415,7 +422,7 @@ def bench(
     repeat: Annotated[int, typer.Option(min=1, help="Measurements; the best is kept.")] = 3,
 ) -> None:
     """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"}."""
-    from goaldrift.experiments.bench import bench_all
+    from goaldrift.experiments.runs.bench import bench_all
 
     for row in bench_all(steps=steps, repeat=repeat):
         print(json.dumps(row), flush=True)
@@ -426,7 +433,7 @@ def schema(
     fmt: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown",
 ) -> None:
     """Print the scenario file reference (generated from the validating schema)."""
-    from goaldrift.experiments.schema_doc import json_schema, markdown
+    from goaldrift.experiments.scenarios.reference import json_schema, markdown
 
     if fmt == "markdown":
         print(markdown())

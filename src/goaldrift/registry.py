@@ -1,41 +1,68 @@
-"""Registered worlds, agents, flag rules, split policies and shipped scenarios.
+"""Registered world families and worlds, agent kinds, flag rules, split policies, and the
+shipped scenarios and sweeps.
 
-Third parties add worlds through the ``goaldrift.worlds`` entry-point group (a ``WorldSpec``);
-``goaldrift list`` shows them beside the built-in ones.
+Third parties add world families through the ``goaldrift.families`` entry-point group (a
+``worlds.family.Family``) and agent kinds through ``goaldrift.agents`` (an
+``agents.variants.Variant``); ``goaldrift list`` shows them beside the built-in ones.
 """
 
 from __future__ import annotations
 
 import re
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
+from goaldrift import plugins
 from goaldrift.agents.flag_rules import FLAG_RULE_DOCS, SPLIT_DOCS
 from goaldrift.errors import UnknownNameError
 from goaldrift.worlds.base import WorldSpec
-from goaldrift.worlds.qa import QA_WORLD
+from goaldrift.worlds.family import Family
 
-AGENTS = {
-    "flagged": "world-model agent with a goal flag over concepts, awareness and relations",
-    "qlearning": "tabular Q-learning on the observed reward (gridworlds)",
-}
+
+def families() -> dict[str, Family]:
+    """Built-in world families and those registered by installed packages."""
+    from goaldrift.worlds.gridworlds.family import GRID_FAMILY
+    from goaldrift.worlds.qa.family import QA_FAMILY
+
+    found: dict[str, Family] = {"qa": QA_FAMILY, "gridworlds": GRID_FAMILY}
+    found.update(plugins.load("goaldrift.families", Family, set(found)))
+    found.update(_added)
+    return found
+
+
+_added: dict[str, Family] = {}
+
+
+def add_family(fam: Family) -> Family:
+    """Add a world family at run time (tests, notebooks)."""
+    _added[fam.name] = fam
+    from goaldrift.experiments.scenarios.model import scenario_model
+
+    scenario_model.cache_clear()
+    return fam
 
 
 def worlds() -> dict[str, WorldSpec]:
-    """Built-in worlds and those registered by installed packages."""
-    from goaldrift.worlds.gridworlds.concepts import WORLDS as GRIDWORLDS
+    """Every world kind (``world.kind``) with its concepts."""
+    out: dict[str, WorldSpec] = {}
+    for fam in families().values():
+        out.update(fam.kinds())
+    return out
 
-    found = {"qa": QA_WORLD, **GRIDWORLDS}
-    for ep in metadata.entry_points(group="goaldrift.worlds"):
-        if ep.name in found:
-            continue
-        try:
-            spec = ep.load()
-        except Exception:  # a broken plugin must not break goaldrift
-            continue
-        if isinstance(spec, WorldSpec):
-            found[ep.name] = spec
-    return found
+
+def family(kind: str) -> Family:
+    """The family of ``world.kind`` ``kind``."""
+    for fam in families().values():
+        if kind in fam.kinds():
+            return fam
+    raise UnknownNameError("world", kind, list(worlds()))
+
+
+def agents() -> dict[str, str]:
+    """Agent kinds (``agent.kind``) with one line each."""
+    from goaldrift.agents.variants import variants
+
+    return {name: v.description for name, v in variants().items()}
 
 
 def flag_rules() -> dict[str, str]:

@@ -21,14 +21,16 @@ from goaldrift.agents.flag_rules import (
     SPLIT_PREDICTIVE,
     associate,
     lasso_cd,
-    moments,
     soft_threshold,
     split_weights,
 )
-from goaldrift.agents.memory import StatLayout, code_of, code_table
-from goaldrift.experiments import qa_kernel
-from goaldrift.experiments.runner import CONCEPTS, run_batch
-from goaldrift.experiments.scenario import validate
+from goaldrift.agents.memory import StatColumns, code_of, code_table, coded_moments
+from goaldrift.experiments.runs.runner import run_batch
+from goaldrift.experiments.scenarios import validate
+from goaldrift.worlds.qa import QA_WORLD
+from goaldrift.worlds.qa import kernel as qa_kernel
+
+CONCEPTS = QA_WORLD.concept_names
 
 X, Y, P, T = (CONCEPTS.index(n) for n in ("correct", "register_match", "proxy", "tampered"))
 
@@ -214,10 +216,10 @@ def test_collinear_pair_next_to_an_other_concept_matches_the_reduced_problem() -
 # moments: covariance from the memory's code-table statistics
 
 
-def _moments_of(stats: np.ndarray, lay: StatLayout) -> tuple[float, np.ndarray, np.ndarray]:
+def _moments_of(stats: np.ndarray, lay: StatColumns) -> tuple[float, np.ndarray, np.ndarray]:
     cov = np.full((lay.c, lay.c), np.nan)
     cross = np.full(lay.c, np.nan)
-    n = moments(stats, lay.N_S, lay.SUM_S, lay.SUM_PHI, lay.SUM_PP, lay.SUM_PS, cov, cross)
+    n = coded_moments(stats, lay.N_S, lay.SUM_S, lay.SUM_PHI, lay.SUM_PP, lay.SUM_PS, cov, cross)
     return n, cov, cross
 
 
@@ -227,7 +229,7 @@ def test_moments_from_table_rows_equal_numpy_cov(c: int, seed: int, n: int) -> N
     rng = np.random.default_rng(seed)
     phi = rng.integers(0, 3, size=(n, c))  # 2 = undefined
     sig = rng.integers(0, 3, size=n)  # 2 = absent
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     table = code_table(c)
     codes = [code_of(list(phi[i]), int(sig[i])) for i in range(n)]
     stats = table[codes].astype(np.int64).sum(axis=0).astype(np.int32)
@@ -244,7 +246,7 @@ def test_moments_from_table_rows_equal_numpy_cov(c: int, seed: int, n: int) -> N
 
 
 def test_moments_of_empty_memory_are_zero() -> None:
-    lay = StatLayout(3)
+    lay = StatColumns(3)
     n, cov, cross = _moments_of(np.zeros(lay.width, np.int32), lay)
     assert n == 0
     assert not cov.any() and not cross.any()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goaldrift.agents.memory import UNDEFINED, StatLayout, code_of, code_table, pairs
+from goaldrift.agents.memory import UNDEFINED, StatColumns, code_of, code_table, pairs
 
 
 def decode(code: int, c: int) -> tuple[list[int], int]:
@@ -17,7 +17,7 @@ def decode(code: int, c: int) -> tuple[list[int], int]:
 
 def direct_stats(samples: list[tuple[list[int], int]], c: int) -> np.ndarray:
     """Every statistic of the layout, computed straight from decoded samples."""
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     out = np.zeros(lay.width, np.int64)
     for phi, s in samples:
         val = [0 if d == UNDEFINED else d for d in phi]
@@ -46,7 +46,7 @@ def test_pairs_order() -> None:
 
 @pytest.mark.parametrize("c", [1, 2, 3, 4])
 def test_layout_blocks_tile_the_row(c: int) -> None:
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     n_sq = c * (c + 1) // 2
     blocks = [
         (lay.N_S, 1),
@@ -91,7 +91,7 @@ def test_kernel_encoding_matches_code_of() -> None:
 def test_empty_slot_row_is_zero() -> None:
     for c in (1, 3, 4):
         table = code_table(c)
-        lay = StatLayout(c)
+        lay = StatColumns(c)
         assert table.shape == (lay.n_codes + 1, lay.width)
         assert not table[lay.empty].any()
 
@@ -106,7 +106,7 @@ def test_hand_made_memory() -> None:
         ([2, 2, 2], 0),  # all undefined
     ]
     c = 3
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     table = code_table(c)
     stats = sum(table[code_of(v, s)].astype(np.int64) for v, s in mem)
     p = {pr: k for k, pr in enumerate(lay.pairs)}
@@ -137,7 +137,7 @@ def test_hand_made_memory() -> None:
 
 
 def test_undefined_counts_as_zero_in_moments_only() -> None:
-    lay = StatLayout(2)
+    lay = StatColumns(2)
     table = code_table(2)
     undef = table[code_of([2, 1], 1)]
     zero = table[code_of([0, 1], 1)]
@@ -150,7 +150,7 @@ def test_undefined_counts_as_zero_in_moments_only() -> None:
 
 def test_absent_signal_rows_hold_only_pair_statistics() -> None:
     c = 3
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     table = code_table(c)
     for code in range(lay.n_codes):
         _, s = decode(code, c)
@@ -184,7 +184,7 @@ def test_ring_buffer_add_and_evict_keeps_the_window_statistics(codes: list[int],
     # The kernel adds the new row and subtracts the evicted one; the result is always the
     # statistics of the last `size` codes (empty slots contribute nothing).
     c = 4
-    lay = StatLayout(c)
+    lay = StatColumns(c)
     table = code_table(c).astype(np.int64)
     mem = np.full(size, lay.empty)
     stats = np.zeros(lay.width, np.int64)

@@ -18,13 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 from tests.conftest import merged, scenario
 
-from goaldrift.experiments import runner
-from goaldrift.experiments.execute import run_to
-from goaldrift.experiments.runner import CONCEPTS, PAIR_NAMES, Result, run_batch
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.agents.flagged import AgentState
+from goaldrift.experiments.runs import runner
+from goaldrift.experiments.runs.execute import run_to
+from goaldrift.experiments.runs.runner import Result, run_batch
+from goaldrift.experiments.scenarios import Scenario
+from goaldrift.worlds.qa import QA_WORLD
 
 ARRAYS = ("runs", "counts", "flag_series", "masks", "flag", "ev_aware", "ev_relation", "ev_other")
 RULES = ("anchored", "regression", "association", "merge")
+CONCEPTS = QA_WORLD.concept_names
 CI = {name: i for i, name in enumerate(CONCEPTS)}
 
 
@@ -247,20 +250,18 @@ def test_awareness_compute_counts_flag_only_training() -> None:
 # --- learning switches -----------------------------------------------------------------------
 
 
-def _run_keeping_state(
-    sc: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Result, runner.State]:
-    made: list[runner.State] = []
+def _run_keeping_state(sc: Scenario, monkeypatch: pytest.MonkeyPatch) -> tuple[Result, AgentState]:
+    made: list[runner.Agent] = []
+    setup = runner.setup_agent
 
-    class Kept(runner.State):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
+    def kept(*args: Any, **kwargs: Any) -> runner.Agent:
+        made.append(setup(*args, **kwargs))
+        return made[-1]
 
-    monkeypatch.setattr(runner, "State", Kept)
+    monkeypatch.setattr(runner, "setup_agent", kept)
     res = run_batch(sc, 0, range(3))
     monkeypatch.undo()
-    return res, made[0]
+    return res, made[0].state
 
 
 def test_learn_world_false_freezes_successor_features(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,4 +321,4 @@ def test_learn_relations_false_notices_nothing(rule: str) -> None:
     if rule != "anchored":
         assert (res.flag_series == res.flag_series[:, :1]).all()  # nothing to ride on
     assert (run_batch(on, 0, range(4)).ev_relation >= 0).any()
-    assert len(PAIR_NAMES) == res.ev_relation.shape[1]
+    assert len(res.pair_names) == res.ev_relation.shape[1] == 6

@@ -16,13 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from goaldrift.agents import flag_rules as fr
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import grid_kernel as gk
-from goaldrift.experiments.execute import run_to
-from goaldrift.experiments.grid_records import runs_table, series_table
-from goaldrift.experiments.grid_runner import GridResult
-from goaldrift.experiments.runner import run_batch
-from goaldrift.experiments.scenario import GridScenario, validate
+from goaldrift.experiments.runs.execute import run_to
+from goaldrift.experiments.runs.records import runs_table, series_table
+from goaldrift.experiments.runs.runner import Result as GridResult
+from goaldrift.experiments.runs.runner import run_batch
+from goaldrift.experiments.scenarios import Scenario as GridScenario
+from goaldrift.experiments.scenarios import validate
+from goaldrift.worlds.gridworlds import kernel as gk
 from goaldrift.worlds.gridworlds.boat_race import BoatRaceGame
 
 START = {"schedule": "start"}
@@ -48,7 +50,7 @@ def grid(
             "outcome": {"window": test},
         }
     )
-    assert isinstance(sc, GridScenario)
+    assert sc.world.kind != "qa"
     return sc
 
 
@@ -198,13 +200,13 @@ def test_merge_fuses_equal_concepts_and_splits_when_they_part() -> None:
         "merge": {"merge_threshold": 0.95, "split_threshold": 0.85, "split": "original"},
     }
     sup = run_batch(grid("absent_supervisor", merge, 3000, supervisor=True), 0, range(4))
-    assert (sup.ev_other[:, gk.EV_MERGE] == 200).all()
-    assert (sup.ev_other[:, gk.EV_SPLIT] == -1).all()
+    assert (sup.ev_other[:, fr.EV_MERGE] == 200).all()
+    assert (sup.ev_other[:, fr.EV_SPLIT] == -1).all()
     np.testing.assert_allclose(sup.flag, [[0.5, 0.5, 0.0]] * 4)
     assert (sup.masks[:, -1, 2] == 0b011).all()  # hidden and observed merged
     tom = run_batch(grid("tomato_watering", merge, 40_000), 0, range(8))
-    split = tom.ev_other[:, gk.EV_SPLIT]
-    assert (split > tom.ev_other[:, gk.EV_TAMPER]).sum() >= 6
+    split = tom.ev_other[:, fr.EV_SPLIT]
+    assert (split > tom.ev_other[:, fr.EV_TAMPER]).sum() >= 6
     apart = (split >= 0) & (tom.masks[:, -1, 2] == 0)
     fused = tom.masks[:, -1, 2] == 0b011
     assert apart.any() and (apart | fused).all()
@@ -267,7 +269,7 @@ def busy(kind: str = "tomato_watering", rule: str = "regression") -> GridScenari
             ],
         }
     )
-    assert isinstance(sc, GridScenario)
+    assert sc.world.kind != "qa"
     return sc
 
 
@@ -296,7 +298,7 @@ def test_runs_do_not_depend_on_the_batch_or_the_chunking(kind: str, rule: str) -
     assert_same(eight, run_batch(sc, 7, [6, 1, 5]), [6, 1, 5])
     assert_same(eight, run_batch(sc, 7, range(8), chunk_steps=700))
     # it did exercise its machinery, and runs differ
-    assert (eight.ev_aware[:, 1] > 0).any() and (eight.ev_other[:, gk.EV_TAMPER] >= 0).any()
+    assert (eight.ev_aware[:, 1] > 0).any() and (eight.ev_other[:, fr.EV_TAMPER] >= 0).any()
     assert len({eight.sums[i].tobytes() for i in range(8)}) == 8
 
 
@@ -355,7 +357,7 @@ def test_seeds_differ_and_reruns_repeat() -> None:
         ),
         ({"world": {"kind": "boat_race"}, "agent": {"write_cost": 0.1}}, ["'agent.write_cost'"]),
         ({"agent": {"gamma": 0.9}}, ["'agent.gamma'", "0", "one-step"]),
-        ({"world": {"level": 1}}, ["'world.level'", "gridworlds"]),
+        ({"world": {"level": 1}}, ["'world.level'", "rocks_diamonds", "'qa'"]),
     ],
 )
 def test_bad_gridworld_keys_name_the_key(data: dict[str, Any], needles: list[str]) -> None:
@@ -377,4 +379,4 @@ def test_phase_supervisor_only_in_absent_supervisor() -> None:
     with pytest.raises(ConfigError, match=r"'phases\.0\.supervisor'"):
         validate(raw)
     raw["world"] = {"kind": "absent_supervisor"}
-    assert isinstance(validate(raw), GridScenario)
+    assert validate(raw).world.kind != "qa"

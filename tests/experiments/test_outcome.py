@@ -1,4 +1,4 @@
-"""Outcome classes and the Wilson interval (``goaldrift.experiments.outcome``)."""
+"""Outcome classes and the Wilson interval (``goaldrift.experiments.runs.outcome``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from goaldrift.experiments.outcome import OUTCOMES, classify, wilson
+from goaldrift.experiments.runs.outcome import OUTCOMES, classify, wilson
 from goaldrift.worlds.qa import QA_WORLD
 
 ROLES = tuple(c.role for c in QA_WORLD.concepts)  # intended, register, proxy, other

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from tests.conftest import merged, scenario, tiny
 
-from goaldrift.agents.flag_rules import lasso_cd
-from goaldrift.experiments import qa_kernel
-from goaldrift.experiments.records import runs_table, series_table
-from goaldrift.experiments.reference import (
+from goaldrift.agents.flag_rules import EVENTS_OTHER, lasso_cd
+from goaldrift.agents.memory import pairs
+from goaldrift.experiments.runs.records import runs_table, series_table
+from goaldrift.experiments.runs.reference import (
     PAIRS,
     lasso,
     pair_agreement,
@@ -27,8 +27,12 @@ from goaldrift.experiments.reference import (
     signal_agreement,
     signal_moments,
 )
-from goaldrift.experiments.runner import CONCEPTS, EVENTS_OTHER, PAIR_I, PAIR_J, Result, run_batch
-from goaldrift.experiments.scenario import Scenario, validate
+from goaldrift.experiments.runs.runner import Result, run_batch
+from goaldrift.experiments.scenarios import Scenario, validate
+from goaldrift.worlds.qa import QA_WORLD
+from goaldrift.worlds.qa import kernel as qa_kernel
+
+CONCEPTS = QA_WORLD.concept_names
 
 Z = 4.5  # standard errors allowed between kernel and reference
 SLACK = 0.02  # plus this much, absolute (rates and flags; x total steps for event steps)
@@ -389,7 +393,7 @@ def test_reference_result_has_the_kernels_shapes_and_feeds_the_records() -> None
         assert (a.shape, a.dtype) == (b.shape, b.dtype), name
     assert runs_table(r).num_rows == 3
     assert series_table(r).num_rows == 3 * len(r.windows.end)
-    assert list(PAIRS) == list(zip(PAIR_I.tolist(), PAIR_J.tolist(), strict=True))
+    assert list(PAIRS) == pairs(len(CONCEPTS))
 
 
 def test_reference_run_depends_only_on_seed_and_run_index() -> None:

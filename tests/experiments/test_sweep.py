@@ -16,10 +16,13 @@ from hypothesis import strategies as st
 from tests.conftest import tiny
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import backends, store, sweep, sweep_run, sweep_store
-from goaldrift.experiments.execute import run_to
-from goaldrift.experiments.outcome import OUTCOMES, wilson
-from goaldrift.experiments.sweep_stats import group_stats, mean_ci
+from goaldrift.experiments.runs import store
+from goaldrift.experiments.runs.execute import run_to
+from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
+from goaldrift.experiments.sweeps import backends, sweep
+from goaldrift.experiments.sweeps import run as sweep_run
+from goaldrift.experiments.sweeps import store as sweep_store
+from goaldrift.experiments.sweeps.stats import group_stats, mean_ci
 
 
 def sweep_data(axes: dict[str, Any], seeds: int = 4, **over: Any) -> dict[str, Any]:
@@ -165,7 +168,7 @@ def test_bad_sweeps_name_the_key(mutate: Any, needles: list[str]) -> None:
 
 
 def test_a_sweep_file_is_not_a_scenario(tmp_path: Path) -> None:
-    from goaldrift.experiments import scenario
+    from goaldrift.experiments import scenarios as scenario
 
     path = tmp_path / "s.toml"
     path.write_text('name = "x"\n[[phases]]\nname = "a"\nsteps = 10\n[sweep.axes]\n"seed" = [1]\n')

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments.execute import run_to
-from goaldrift.experiments.scenario import validate
+from goaldrift.experiments.runs.execute import run_to
+from goaldrift.experiments.scenarios import validate
 from goaldrift.report import write_index, write_report
 from goaldrift.report.plots import RunFolder, dodge, plot_flag, quantile_bands
 

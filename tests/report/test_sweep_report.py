@@ -1,4 +1,4 @@
-"""The sweep report: phase diagrams from real small sweeps, their data, views and errors."""
+"""The sweep report: heatmaps and line plots from real small sweeps, their data and errors."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from matplotlib.image import imread
 from tests.conftest import tiny
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import backends, sweep, sweep_run, sweep_store
-from goaldrift.experiments.outcome import OUTCOMES
-from goaldrift.experiments.sweep_stats import group_stats
+from goaldrift.experiments.runs.outcome import OUTCOMES
+from goaldrift.experiments.sweeps import backends, sweep
+from goaldrift.experiments.sweeps import run as sweep_run
+from goaldrift.experiments.sweeps import store as sweep_store
+from goaldrift.experiments.sweeps.stats import group_stats
 from goaldrift.report import sweep_report, write_index, write_sweep_report
-from goaldrift.report.phase_plots import phase_grid, phase_stats, select_runs, value_label
+from goaldrift.report.sweep_plots import cell_stats, phase_grid, select_runs, value_label
 from goaldrift.report.sweep_report import parse_fix, resolve_views, sweep_axes
 
 SEEDS = 4
@@ -110,10 +112,10 @@ def test_one_axis_draws_line_plots_on_a_log_axis(sweeps: dict[int, Path], tmp_pa
     d = Path(shutil.copytree(sweeps[1], tmp_path / "one"))
     page = write_sweep_report(d)
     assert page == d / "report.html"
-    assert _pngs(d) == ["phase-01-lines-phases.0.steps.png"]
+    assert _pngs(d) == ["sweep-01-lines-phases.0.steps.png"]
     assert _colours(d / "plots" / _pngs(d)[0]) > 20
     html = _html(page)
-    assert re.findall(r'<img src="([^"]+)"', html) == ["plots/phase-01-lines-phases.0.steps.png"]
+    assert re.findall(r'<img src="([^"]+)"', html) == ["plots/sweep-01-lines-phases.0.steps.png"]
     assert "<td>phases.0.steps</td><td>500, 1000, 2000</td>" in html
     assert "<td>log</td>" in html
     n = 3 * SEEDS
@@ -129,7 +131,7 @@ def test_three_axes_draw_one_heatmap_per_pair_pooling_the_third(three_page: Path
         ("world.diversity", "agent.epsilon", "phases.1.access", 3),
         ("phases.1.access", "agent.epsilon", "world.diversity", 3),
     ]
-    names = [f"phase-0{i}-heatmap-{x}--{y}.png" for i, (x, y, _, _) in enumerate(pairs, 1)]
+    names = [f"sweep-0{i}-heatmap-{x}--{y}.png" for i, (x, y, _, _) in enumerate(pairs, 1)]
     assert _pngs(three) == names
     assert re.findall(r'<img src="plots/([^"]+)"', html) == names
     for name in names:
@@ -167,11 +169,11 @@ def test_page_shows_claim_axes_fixed_settings_and_points(three_page: Path) -> No
 
 def test_fixing_an_axis_filters_runs_and_replaces_old_figures(three: Path) -> None:
     write_sweep_report(three, fix=["phases.1.access=0.9"])  # an earlier view
-    assert _pngs(three) == ["phase-01-heatmap-world.diversity--agent.epsilon.png"]
+    assert _pngs(three) == ["sweep-01-heatmap-world.diversity--agent.epsilon.png"]
     page = write_sweep_report(
         three, x="agent.epsilon", y="phases.1.access", fix=["world.diversity=0.5"]
     )
-    assert _pngs(three) == ["phase-01-heatmap-agent.epsilon--phases.1.access.png"]
+    assert _pngs(three) == ["sweep-01-heatmap-agent.epsilon--phases.1.access.png"]
     html = _html(page)
     cap = re.findall(r"<figcaption>(.*?)</figcaption>", html, re.S)[0]
     assert "Fixed: <code>world.diversity</code> = 0.5." in cap
@@ -184,12 +186,12 @@ def test_x_alone_draws_lines_over_a_categorical_axis(
 ) -> None:
     d = Path(shutil.copytree(sweeps[2], tmp_path / "two"))
     html = _html(write_sweep_report(d, x="agent.flag_rule", fix=["phases.1.supervisor=false"]))
-    assert _pngs(d) == ["phase-01-lines-agent.flag_rule.png"]
+    assert _pngs(d) == ["sweep-01-lines-agent.flag_rule.png"]
     assert "Fixed: <code>phases.1.supervisor</code> = false." in html
     assert f"{2 * SEEDS} runs; {SEEDS} per value" in html
     # the default view of two free axes is one heatmap
     write_sweep_report(d)
-    assert _pngs(d) == ["phase-01-heatmap-agent.flag_rule--phases.1.supervisor.png"]
+    assert _pngs(d) == ["sweep-01-heatmap-agent.flag_rule--phases.1.supervisor.png"]
 
 
 def test_incomplete_sweep_says_so(three: Path) -> None:
@@ -297,8 +299,8 @@ def test_pooling_counts_every_run_and_fixing_keeps_a_third(sweeps: dict[int, Pat
     fixed = resolve_views(axes, "phases.1.access", "agent.epsilon", ["world.diversity=1"])[0]
     assert [a.key for a in pooled.pooled] == ["world.diversity"] and not pooled.fixed
     assert not fixed.pooled and [a.key for a, _ in fixed.fixed] == ["world.diversity"]
-    n_pooled = phase_stats(select_runs(runs, pooled.fixed), (pooled.y, pooled.x))["runs"]
-    n_fixed = phase_stats(select_runs(runs, fixed.fixed), (fixed.y, fixed.x))["runs"]
+    n_pooled = cell_stats(select_runs(runs, pooled.fixed), (pooled.y, pooled.x))["runs"]
+    n_fixed = cell_stats(select_runs(runs, fixed.fixed), (fixed.y, fixed.x))["runs"]
     np.testing.assert_array_equal(n_pooled, np.full((2, 3), 3 * SEEDS))
     np.testing.assert_array_equal(n_fixed, np.full((2, 3), SEEDS))
     assert n_fixed.sum() * 3 == n_pooled.sum() == runs.num_rows
@@ -309,7 +311,7 @@ def test_cells_without_runs_are_nan(sweeps: dict[int, Path]) -> None:
     x = _axis(sweeps[3], "world.diversity")
     y = _axis(sweeps[3], "agent.epsilon")
     some = runs.filter(pc.not_equal(runs.column("world.diversity"), 0.5))
-    stats = phase_stats(some, (y, x))
+    stats = cell_stats(some, (y, x))
     assert np.isnan(stats["share.aligned"][:, 1]).all()
     assert (stats["runs"][:, 1] == 0).all()
     assert np.isfinite(stats["share.aligned"][:, [0, 2]]).all()
@@ -420,7 +422,7 @@ def test_index_shows_a_sweep_with_its_first_phase_diagram(three_page: Path) -> N
     page = write_index(three.parent, [{"kind": "sweep", "name": "probe", "dir": three.name}])
     html = _html(page)
     thumbs = re.findall(r'<img src="([^"]+)"', html)
-    assert thumbs == [f"{three.name}/plots/phase-01-heatmap-world.diversity--phases.1.access.png"]
+    assert thumbs == [f"{three.name}/plots/sweep-01-heatmap-world.diversity--phases.1.access.png"]
     assert (three.parent / thumbs[0]).is_file()
     assert f"Sweep: {summary['points']} points × {SEEDS} seeds (72 runs finished)" in html
     for key, n in (("world.diversity", 3), ("phases.1.access", 3), ("agent.epsilon", 2)):

@@ -15,10 +15,13 @@ import numpy as np
 import pytest
 from tests.conftest import scenario
 
-from goaldrift.experiments import qa_kernel as k
-from goaldrift.experiments.records import phase_counts, rates
-from goaldrift.experiments.runner import CONCEPTS, Result, run_batch
-from goaldrift.worlds.qa import QAParams, draw_tables
+from goaldrift.experiments.runs.records import per_phase
+from goaldrift.experiments.runs.runner import Result, run_batch
+from goaldrift.worlds.qa import QA_WORLD, QAParams, draw_tables
+from goaldrift.worlds.qa import kernel as k
+from goaldrift.worlds.qa.family import QA_FAMILY
+
+CONCEPTS = QA_WORLD.concept_names
 
 C = len(CONCEPTS)
 F = k.N_FIXED_COUNTS
@@ -37,6 +40,15 @@ def totals(res: Result, phase: int | None = None) -> np.ndarray:
     if phase is None:
         return res.counts.sum(axis=(0, 1))
     return phase_counts(res)[:, phase].sum(axis=0)
+
+
+def phase_counts(res: Result) -> np.ndarray:
+    return per_phase(res, res.counts)
+
+
+def rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Register QA's metrics of summed counts (last axis: count columns)."""
+    return QA_FAMILY.compute(None, counts, np.zeros((*counts.shape[:-1], 0)))
 
 
 # --- the tables --------------------------------------------------------------------------------

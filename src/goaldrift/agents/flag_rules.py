@@ -13,8 +13,19 @@ Free numba functions over one run's arrays, called from the fused kernels.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
+
+from goaldrift.agents.memory import (
+    memory_fit_moments,
+    memory_signal_agreement,
+    memory_signal_samples,
+)
+
+# Every function here allocates nothing (scratch comes in ``RuleWork``): the run kernel calls
+# them from code compiled without reference counting, and numba compiles callees alike.
 
 ANCHORED, REGRESSION, ASSOCIATION, MERGE = 0, 1, 2, 3
 FLAG_RULES = ("anchored", "regression", "association", "merge")
@@ -24,6 +35,27 @@ FLAG_RULE_DOCS = {
     "association": "weight flows along noticed relations, optionally one-way to the newer concept",
     "merge": "agreeing concepts fuse into one flagged node; a split policy settles disagreement",
 }
+# ev_other columns: the first step of each event the rules (and tampering) record
+EV_TAMPER, EV_MERGE, EV_SPLIT, EV_FLAG_MOVED = range(4)
+EVENTS_OTHER = ("tamper", "merge", "split", "flag_moved")
+
+RuleKnobs = namedtuple(
+    "RuleKnobs",
+    [
+        "rule",  # index in FLAG_RULES
+        "pen",  # (C,) float64: regression's L1 penalty per concept, l1 x specification cost
+        "half_compute",  # regression: compute at which the penalty has halved (0: constant)
+        "fit_every",  # regression: steps between refits
+        "min_samples",  # regression: signal samples in memory needed to fit
+        "rate",  # regression: share of the way to the fit per refit
+        "assoc_rate",  # association: flow per step per unit of relation strength
+        "one_way",  # association: flow only toward the newer concept
+        "merge_threshold",  # merge: agreement that fuses
+        "split_threshold",  # merge: agreement below which a node splits
+        "split",  # merge: index in SPLIT_POLICIES
+    ],
+)
+
 SPLIT_ORIGINAL, SPLIT_EVEN, SPLIT_CONTROLLABLE, SPLIT_PREDICTIVE = 0, 1, 2, 3
 SPLIT_POLICIES = ("original", "even", "controllable", "predictive")
 SPLIT_DOCS = {
@@ -73,16 +105,26 @@ def kkt_violation(
 
 @njit(cache=True)
 def _solve_on_support(
-    cov: np.ndarray, cross: np.ndarray, pen: np.ndarray, w: np.ndarray, out: np.ndarray
+    cov: np.ndarray,
+    cross: np.ndarray,
+    pen: np.ndarray,
+    w: np.ndarray,
+    out: np.ndarray,
+    aug: np.ndarray,
+    idx: np.ndarray,
 ) -> bool:
     """Solve the stationarity equations on the support and signs of ``w`` (Gaussian
-    elimination with partial pivoting); False if that system is singular."""
-    idx = np.nonzero(w)[0]
-    n = idx.shape[0]
+    elimination with partial pivoting); False if that system is singular. ``aug`` (C, C+1)
+    and ``idx`` (C,) are scratch."""
+    n = 0
+    for j in range(w.shape[0]):
+        if w[j] != 0.0:
+            idx[n] = j
+            n += 1
     out[:] = 0.0
     if n == 0:
         return True
-    m = np.zeros((n, n + 1))
+    m = aug
     for a in range(n):
         for b in range(n):
             m[a, b] = cov[idx[a], idx[b]]
@@ -108,8 +150,15 @@ def _solve_on_support(
 
 
 @njit(cache=True)
-def lasso_cd(
-    cov: np.ndarray, cross: np.ndarray, pen: np.ndarray, active: np.ndarray, w: np.ndarray
+def lasso_fit(
+    cov: np.ndarray,
+    cross: np.ndarray,
+    pen: np.ndarray,
+    active: np.ndarray,
+    w: np.ndarray,
+    trial: np.ndarray,
+    aug: np.ndarray,
+    idx: np.ndarray,
 ) -> None:
     """Minimise 1/2 w'Σw - w'c + Σ pen_j |w_j| over active coordinates, in place (warm start).
 
@@ -117,13 +166,13 @@ def lasso_cd(
     solve on that support then finishes the job, accepted only if it satisfies the optimality
     (KKT) conditions. Coordinate descent alone crawls when concepts are nearly collinear (X and
     Y agree but for label noise), which is exactly the case this model is about. Inactive
-    coordinates are held at 0.
+    coordinates are held at 0. ``trial`` (C,), ``aug`` (C, C+1) and ``idx`` (C,) are scratch.
     """
     c = w.shape[0]
     for j in range(c):
         if not _usable(cov, active, j):
             w[j] = 0.0
-    trial = np.zeros(c)
+    trial[:] = 0.0
     for _round in range(1000):
         for _sweep in range(3):
             delta = 0.0
@@ -141,47 +190,24 @@ def lasso_cd(
                 break
         if kkt_violation(cov, cross, pen, active, w) < 1e-9:
             return
-        if _solve_on_support(cov, cross, pen, w, trial):
+        if _solve_on_support(cov, cross, pen, w, trial, aug, idx):
             consistent = True
             for j in range(c):
                 if w[j] != 0.0 and np.sign(trial[j]) != np.sign(w[j]):
                     consistent = False
             if consistent and kkt_violation(cov, cross, pen, active, trial) < 1e-9:
-                w[:] = trial
+                for j in range(c):
+                    w[j] = trial[j]
                 return
 
 
 @njit(cache=True)
-def moments(
-    stats: np.ndarray,
-    n_s: int,
-    sum_s: int,
-    sum_phi: int,
-    sum_pp: int,
-    sum_ps: int,
-    cov: np.ndarray,
-    cross: np.ndarray,
-) -> float:
-    """Fill the covariance of concepts and their covariance with the signal, from memory
-    statistics; returns the number of signal samples."""
-    c = cross.shape[0]
-    n = float(stats[n_s])
-    if n <= 0:
-        cov[:] = 0.0
-        cross[:] = 0.0
-        return n
-    ms = stats[sum_s] / n
-    k = 0
-    for i in range(c):
-        mi = stats[sum_phi + i] / n
-        cross[i] = stats[sum_ps + i] / n - mi * ms
-        for j in range(i, c):
-            mj = stats[sum_phi + j] / n
-            v = stats[sum_pp + k] / n - mi * mj
-            cov[i, j] = v
-            cov[j, i] = v
-            k += 1
-    return n
+def lasso_cd(
+    cov: np.ndarray, cross: np.ndarray, pen: np.ndarray, active: np.ndarray, w: np.ndarray
+) -> None:
+    """``lasso_fit`` with its own scratch arrays."""
+    c = w.shape[0]
+    lasso_fit(cov, cross, pen, active, w, np.zeros(c), np.zeros((c, c + 1)), np.zeros(c, np.int64))
 
 
 @njit(cache=True)
@@ -260,17 +286,27 @@ def split_weights(
 
 
 @njit(cache=True)
+def node_size(node: np.ndarray, root: int) -> int:
+    """How many concepts node ``root`` holds."""
+    n = 0
+    for c in range(node.shape[0]):
+        if node[c] == root:
+            n += 1
+    return n
+
+
+@njit(cache=True)
 def broken_node(
     node: np.ndarray, strength: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray, split_thr: float
 ) -> int:
     """The first node with a member pair whose relation strength (agreement at the last
     relation update; -1 while never judged) fell below ``split_thr``, or -1."""
     for root in range(node.shape[0]):
-        members = node == root
-        if members.sum() < 2:
+        if node_size(node, root) < 2:
             continue
         for p in range(pair_i.shape[0]):
-            if members[pair_i[p]] and members[pair_j[p]] and 0.0 <= strength[p] < split_thr:
+            inside = node[pair_i[p]] == root and node[pair_j[p]] == root
+            if inside and 0.0 <= strength[p] < split_thr:
                 return root
     return -1
 
@@ -284,14 +320,17 @@ def split_node(
     control: np.ndarray,
     predict: np.ndarray,
     policy: int,
+    members: np.ndarray,
+    out: np.ndarray,
 ) -> None:
-    """Split node ``root`` into single concepts, sharing its weight by the split policy."""
-    members = node == root
+    """Split node ``root`` into single concepts, sharing its weight by the split policy.
+    ``members`` (bool) and ``out`` (float64) are scratch of one slot per concept."""
     total = 0.0
     for c in range(w.shape[0]):
+        members[c] = node[c] == root
+        out[c] = 0.0
         if members[c]:
             total += w[c]
-    out = np.zeros(w.shape[0])
     split_weights(members, total, w_pre, control, predict, policy, out)
     for c in range(w.shape[0]):
         if members[c]:
@@ -325,7 +364,7 @@ def merge_agreeing(
         n = 0
         for c in range(c_n):
             if node[c] == a or node[c] == b:
-                if (node == node[c]).sum() == 1:
+                if node_size(node, node[c]) == 1:
                     w_pre[c] = w[c]
                 total += w[c]
                 n += 1
@@ -340,11 +379,11 @@ def merge_agreeing(
 
 
 @njit(cache=True)
-def controllability(psi: np.ndarray) -> np.ndarray:
-    """Per concept: how much the agent's action changes its expected value (max - min of
-    psi over actions), mean over states; the `controllable` split policy's score."""
+def controllability(psi: np.ndarray, out: np.ndarray) -> None:
+    """Per concept, into ``out``: how much the agent's action changes its expected value
+    (max - min of psi over actions), mean over states; the `controllable` split policy's
+    score."""
     c_n, s_n, a_n = psi.shape
-    out = np.zeros(c_n)
     for c in range(c_n):
         tot = 0.0
         for s in range(s_n):
@@ -355,7 +394,6 @@ def controllability(psi: np.ndarray) -> np.ndarray:
                 hi = max(hi, psi[c, s, a])
             tot += hi - lo
         out[c] = tot / s_n
-    return out
 
 
 @njit(cache=True)
@@ -366,3 +404,100 @@ def top_concept(w: np.ndarray) -> int:
         if w[c] > w[best]:
             best = c
     return best
+
+
+@njit(cache=True)
+def merge_and_split(step, w, node, w_pre, aware, strength, pair_i, pair_j, rules, psi, memory,
+                    r, mc, events, work):  # fmt: skip
+    """The ``merge`` rule: first split every node with a member pair whose agreement fell
+    below the split threshold (the split policy reads controllability from psi and
+    predictiveness from the memory), then fuse agreeing nodes. ``events``: the run's
+    ev_other row; ``work``: the kernel's scratch (``RULE_SCRATCH``). True if the flag changed."""
+    changed = False
+    root = broken_node(node, strength, pair_i, pair_j, rules.split_threshold)
+    while root >= 0:
+        predict, control = work.predict[r], work.control[r]
+        for c in range(predict.shape[0]):
+            predict[c] = -1.0
+        memory_signal_agreement(memory, r, mc, predict)
+        controllability(psi, control)
+        split_node(root, node, w, w_pre, control, predict, rules.split, work.members[r],
+                   work.share[r])  # fmt: skip
+        if events[EV_SPLIT] < 0:
+            events[EV_SPLIT] = step
+        changed = True
+        root = broken_node(node, strength, pair_i, pair_j, rules.split_threshold)
+    if merge_agreeing(w, node, w_pre, aware, strength, pair_i, pair_j, rules.merge_threshold):
+        if events[EV_MERGE] < 0:
+            events[EV_MERGE] = step
+        changed = True
+    return changed
+
+
+@njit(cache=True)
+def refit(w, w_fit, aware, rules, compute, memory, r, mc, work):
+    """The ``regression`` rule's refit: a lasso fit of the signal on the known concepts over
+    the memory, the L1 penalty shrinking as 1 / (1 + compute / half_compute); the flag moves
+    ``rate`` of the way to it. ``work``: the kernel's scratch (``RULE_SCRATCH``). True if it
+    moved."""
+    if memory_signal_samples(memory, r, mc) < rules.min_samples:
+        return False
+    cov, cross, sd, pen = work.cov[r], work.cross[r], work.sd[r], work.pen[r]
+    sd_s = memory_fit_moments(memory, r, mc, cov, cross, sd, work.mean[r], work.raw[r])
+    if not sd_s > 0.0:
+        return False
+    half = rules.half_compute
+    shrink = 1.0 if half <= 0 else 1.0 / (1.0 + compute / half)
+    for c in range(w.shape[0]):
+        pen[c] = rules.pen[c] * shrink
+    lasso_fit(cov, cross, pen, aware, w_fit, work.trial[r], work.aug[r], work.idx[r])
+    for c in range(w.shape[0]):
+        if aware[c]:
+            target = w_fit[c] * sd_s / sd[c] if sd[c] > 0.0 else 0.0
+            w[c] += np.float32(rules.rate) * (np.float32(target) - w[c])
+    return True
+
+
+@njit(cache=True)
+def revise_flag(step, at_rel, at_fit, signal, agent, knobs, rules, memory, r, mc, events,
+                work):  # fmt: skip
+    """Let the flag rule move run ``r``'s flag after a step: ``association`` and ``merge`` at
+    relation updates (on the relations noticed so far), ``regression`` at refits while a
+    signal is present. ``agent``: ``AgentState``. True if the flag moved."""
+    rule = rules.rule
+    w, aware = agent.w[r], agent.aware[r]
+    changed = False
+    if at_rel:
+        if rule == ASSOCIATION:
+            changed = associate(
+                w, agent.noticed[r], agent.strength[r], knobs.pair_i, knobs.pair_j,
+                agent.aware_at[r], rules.assoc_rate, rules.one_way, knobs.relation_every,
+            )  # fmt: skip
+        elif rule == MERGE:
+            changed = merge_and_split(
+                step, w, agent.node[r], agent.w_pre[r], aware, agent.strength[r], knobs.pair_i,
+                knobs.pair_j, rules, agent.psi[r], memory, r, mc, events, work,
+            )  # fmt: skip
+    if rule == REGRESSION and signal and at_fit:
+        changed = refit(w, agent.w_fit[r], aware, rules, agent.compute[r], memory, r, mc,
+                        work) or changed  # fmt: skip
+    return changed
+
+
+# The scratch arrays the rules write into, one row per run (the kernel's ``Work`` bundle has
+# these fields among others): name -> shape after the run axis, for C concepts.
+RULE_SCRATCH = {
+    "cov": "C C",  # the regression's moments
+    "cross": "C",
+    "sd": "C",  # each concept's scale
+    "pen": "C",  # the penalty after shrinking
+    "trial": "C",  # the lasso's exact solve
+    "aug": "C C+1",  # its augmented matrix
+    "idx": "C int",  # its support
+    "mean": "C",  # moments' scratch
+    "raw": "C C",
+    "predict": "C",  # the predictive split's scores
+    "control": "C",  # the controllable split's scores
+    "members": "C bool",  # a node's members
+    "share": "C",  # their shares
+}

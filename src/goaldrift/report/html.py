@@ -21,29 +21,16 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import sweep_store
-from goaldrift.experiments.outcome import OUTCOMES, wilson
-from goaldrift.experiments.store import atomic_path, read_json
+from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
+from goaldrift.experiments.runs.store import atomic_path, read_json
+from goaldrift.experiments.sweeps import store as sweep_store
 from goaldrift.report import plots
-from goaldrift.report.phase_plots import PLOT_PREFIX
-from goaldrift.report.plots import RunFolder, events, floats, is_grid, phase_spans
+from goaldrift.report.figures import FIGURES, OUTCOMES_FIGURE
+from goaldrift.report.plots import RunFolder, _family, events, floats, phase_spans
+from goaldrift.report.sweep_plots import PLOT_PREFIX
 from goaldrift.worlds.base import Concept
 
 RUN_FILES = ("runs.parquet", "series.parquet", "scenario.json")
-PHASE_METRICS = (
-    ("tamper_rate", "tamper rate"),
-    ("tamper_per_access", "tamper / access"),
-    ("write_rate", "write rate"),
-    ("hidden_performance", "hidden perf."),
-    ("signal", "signal"),
-)
-GRID_PHASE_METRICS = (
-    ("observed_return", "observed return / episode"),
-    ("hidden_return", "hidden return / episode"),
-    ("tamper_per_episode", "tamper / episode"),
-    ("tamper_rate", "tamper / step"),
-    ("episodes", "episodes"),
-)
 RULE_KNOBS = ("regression", "association", "merge")
 QLEARNING_KEYS = ("kind", "alpha", "gamma", "epsilon")
 
@@ -159,11 +146,14 @@ def flag_rows(rf: RunFolder) -> list[dict[str, Any]]:
 def phase_rows(rf: RunFolder) -> tuple[list[str], list[dict[str, Any]]]:
     """Per phase, the mean over runs of each rate in runs.parquet (None where undefined)."""
     names = [sp.name for sp in phase_spans(rf.scenario)]
-    grid = is_grid(rf.scenario)
-    metrics = GRID_PHASE_METRICS if grid else PHASE_METRICS
-    concept_rates = [f"{'mean' if grid else 'rate'}.{c}" for c in rf.concepts]
-    keys = [k for k, _ in metrics] + concept_rates
-    heads = [h for _, h in metrics] + concept_rates
+    fam = _family(rf.scenario)
+    if fam is None:
+        return [], []
+    prefix = fam.concept_metric()[0]
+    concept_rates = [f"{prefix}.{c}" for c in rf.concepts]
+    metrics = fam.metrics(rf.scenario)
+    keys = [m.name for m in metrics] + concept_rates
+    heads = [m.label for m in metrics] + concept_rates
     rows = []
     for sp in phase_spans(rf.scenario):
         vals = []
@@ -219,14 +209,9 @@ def phase_settings(scenario: dict[str, Any]) -> tuple[list[str], list[dict[str, 
     """One row per phase: its span and every setting, marking values inherited from above."""
     world = scenario.get("world") or {}
     agent = scenario.get("agent") or {}
-    inherit = {
-        "supervisor": world.get("supervisor"),
-        "access": world.get("access"),
-        "diversity": world.get("diversity"),
-        "epsilon": agent.get("epsilon"),
-    }
-    if is_grid(scenario) and world.get("kind") != "absent_supervisor":
-        inherit.pop("supervisor")
+    # a phase key the world table also has inherits from it; epsilon from the agent
+    inherit = {k: v for k, v in world.items() if not isinstance(v, dict) and k != "kind"}
+    inherit["epsilon"] = agent.get("epsilon")
     phases = scenario.get("phases") or []
     keys: list[str] = []
     for ph in phases:
@@ -316,24 +301,14 @@ def write_report(directory: Path) -> Path:
     name = str(rf.scenario.get("name", directory.name))
     outcomes = outcome_rows(rf.runs)
     pdir = rf.directory / "plots"
-    grid = is_grid(rf.scenario)
-    if grid:
-        made = [
-            plots.plot_flag(rf, pdir / "flag.png"),
-            plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
-            plots.plot_returns(rf, pdir / "returns.png"),
-            plots.plot_tamper_episodes(rf, pdir / "tamper.png"),
-            plots.plot_awareness(rf, pdir / "awareness.png"),
-        ]
-    else:
-        made = [
-            plots.plot_flag(rf, pdir / "flag.png"),
-            plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"),
-            plots.plot_tamper(rf, pdir / "tamper.png"),
-            plots.plot_performance(rf, pdir / "performance.png"),
-            plots.plot_awareness(rf, pdir / "awareness.png"),
-            plots.plot_rates(rf, pdir / "rates.png"),
-        ]
+    fam = _family(rf.scenario)
+    made = []
+    for figure in fam.plots if fam is not None else ("flag", OUTCOMES_FIGURE, "awareness"):
+        if figure == OUTCOMES_FIGURE:
+            made.append(plots.plot_outcomes(outcomes, rf.n_runs, name, pdir / "outcomes.png"))
+        else:
+            file, draw = FIGURES[figure]
+            made.append(draw(rf, pdir / file))
     made = [plots.Plot(f"plots/{p.file}", p.title, p.caption) for p in made]
     spans = phase_spans(rf.scenario)
     evs = events(rf)
@@ -344,7 +319,14 @@ def write_report(directory: Path) -> Path:
         .get_template("report.html.j2")
         .render(
             name=name,
-            grid=grid,
+            tamper_unit=fam.tamper_unit if fam is not None else "tamper events",
+            tamper_share=fam is not None and fam.tamper_max <= 1,
+            metric_notes=fam.metrics(rf.scenario) if fam is not None else [],
+            concept_note=(
+                f"{fam.concept_metric()[0]}.<concept>: {fam.concept_metric()[1]}"
+                if fam is not None
+                else ""
+            ),
             qlearning=(rf.scenario.get("agent") or {}).get("kind") == "qlearning",
             description=rf.scenario.get("description", ""),
             claim=rf.scenario.get("claim", ""),
@@ -376,7 +358,7 @@ def write_report(directory: Path) -> Path:
 
 
 def _sweep_entry(out: Path, e: dict[str, Any], d: str) -> dict[str, Any]:
-    """A sweep's card: points × seeds, runs finished, its axes, its first phase diagram."""
+    """A sweep's card: points × seeds, runs finished, its axes, its first heatmap."""
     info = dict(e.get("summary") or {})
     if not all(k in info for k in ("points", "seeds", "axes")):
         with contextlib.suppress(ValueError, OSError):  # the sweep folder's record fills in
@@ -435,7 +417,7 @@ def write_index(out: Path, entries: list[dict[str, Any]]) -> Path:
     """Write ``out/index.html`` linking each entry's ``out/<dir>/report.html``.
 
     An entry: name, dir, claim, and summary (``run``'s for a scenario; a sweep's, with
-    ``"kind": "sweep"``, shows its points, seeds and axes, and its first phase diagram)."""
+    ``"kind": "sweep"``, shows its points, seeds and axes, and its first heatmap)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", "a folder (it is a file)", str(out))

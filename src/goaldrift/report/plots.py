@@ -1,5 +1,8 @@
 """Plots of a run folder, one PNG each, plus the pure table helpers they are drawn from.
 
+This module holds the helpers and the figures every world has (flag, outcomes, awareness);
+``qa_plots`` and ``grid_plots`` those of one world family, and ``figures`` names them all.
+
 Figures are built with ``matplotlib.figure.Figure`` and rendered by the Agg canvas directly:
 no pyplot, so importing this module neither switches the user's backend nor keeps figures
 alive in a global registry. Concepts are discovered from the ``flag.*`` columns, so a world
@@ -24,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from goaldrift.experiments.store import atomic_path
+from goaldrift.experiments.runs.store import atomic_path
 from goaldrift.worlds.base import Concept
 
 ROLE_COLOURS = {
@@ -192,43 +195,32 @@ def has_data(series: pa.Table, column: str) -> bool:
     return column in series.column_names and series.column(column).null_count < len(series)
 
 
-GRID_KINDS = ("tomato_watering", "absent_supervisor", "rocks_diamonds", "boat_race")
+def _family(scenario: dict[str, Any]) -> Any:
+    """The family of a recorded scenario's world, or None if it is not installed."""
+    from goaldrift.registry import family
 
-
-def is_grid(scenario: dict[str, Any]) -> bool:
-    """Whether a recorded scenario ran on a tampering gridworld."""
-    return (scenario.get("world") or {}).get("kind") in GRID_KINDS
-
-
-def _grid_note(kind: str, sup: Any, epsilon: Any) -> str:
-    bits = []
-    if kind == "absent_supervisor":
-        bits.append("supervisor: coin" if sup is None else f"supervisor {'on' if sup else 'off'}")
-    if epsilon is not None:
-        bits.append(f"epsilon {float(epsilon):g}")
-    return ", ".join(bits)
+    try:
+        return family(str((scenario.get("world") or {}).get("kind", "qa")))
+    except Exception:  # a report must not fail because a plugin is missing
+        return None
 
 
 def phase_spans(scenario: dict[str, Any]) -> list[PhaseSpan]:
-    """The scenario's phases laid end to end, with effective supervisor and access.
-
-    On a gridworld the signal (the observed reward) never leaves; only absent_supervisor's
-    supervisor can be absent, which is what the shading then shows."""
+    """The scenario's phases laid end to end, with effective supervisor and access, and the
+    world family's settings line where it has one (``Family.phase_note``)."""
     world = scenario.get("world", {}) or {}
     agent = scenario.get("agent", {}) or {}
-    grid = is_grid(scenario)
+    fam = _family(scenario)
     spans, t = [], 0
     for ph in scenario.get("phases", []) or []:
         steps = int(ph.get("steps", 0))
         sup = ph.get("supervisor")
         acc = ph.get("access")
-        note = None
-        if grid:
+        eps = ph.get("epsilon")
+        effective = {**ph, "epsilon": agent.get("epsilon") if eps is None else eps}
+        note = None if fam is None else fam.phase_note(world, effective)
+        if note is not None:  # the signal never leaves; only a supervisor can be absent
             sup = world.get("supervisor") if sup is None else sup
-            eps = ph.get("epsilon")
-            note = _grid_note(
-                str(world.get("kind")), sup, agent.get("epsilon") if eps is None else eps
-            )
             sup = sup is not False
         spans.append(
             PhaseSpan(
@@ -525,98 +517,6 @@ def plot_flag(rf: RunFolder, path: Path) -> Plot:
     )
 
 
-def plot_tamper(rf: RunFolder, path: Path) -> Plot:
-    """Tamper rate per step (band), tampers per access step and attempted writes (means)."""
-    spans = phase_spans(rf.scenario)
-    s = rf.series
-    mw = rf.min_window
-    fig = _figure(10.5, 4.2)
-    ax = fig.subplots()
-    handles: list[Any] = []
-    if has_data(s, "tamper_rate"):
-        _band(ax, s, "tamper_rate", TAMPER_COLOUR, "tampers per step", min_window=mw)
-    if has_data(s, "tamper_per_access"):
-        _band(ax, s, "tamper_per_access", "#7b3294", "tampers per step with access", min_window=mw)
-    if has_data(s, "write_rate"):
-        st, m = mean_by_step(s, "write_rate")
-        keep = full_windows(st, mw)
-        st, m = st[keep], m[keep]
-        ax.plot(st, m, color="0.45", lw=1.2, ls="--", label="writes attempted per step (mean)")
-    _phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("rate")
-    _steps_axis(ax)
-    handles, _ = ax.get_legend_handles_labels()
-    _legend(fig, [*handles, *_style_keys()])
-    oc = rf.scenario.get("outcome") or {}
-    thr = oc.get("tamper_threshold")
-    if thr is not None and has_data(s, "tamper_per_access") and spans:
-        end = spans[-1].end
-        window = oc.get("window")
-        start = max(end - int(window), spans[0].start) if window else spans[-1].start
-        ax.hlines(float(thr), start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
-        ax.text(
-            end,
-            float(thr) + 0.015,
-            f"wirehead above this (final {end - start:,} steps) ",
-            fontsize=7.5,
-            color="#7b3294",
-            va="bottom",
-            ha="right",
-        )
-    return finish(
-        fig,
-        path,
-        f"{rf.scenario.get('name', '')}: register writes and tampering",
-        "Tampering",
-        "Tamper: a register write on a step with access. Rates per sample window; line: "
-        "median over runs, band: 10th–90th percentile, dotted: mean. Tampers per access "
-        "step are undefined (absent) in phases without access. The dashed grey line is the "
-        "mean share of steps on which the agent tries to write, whether or not it works." + SHORT,
-    )
-
-
-def plot_performance(rf: RunFolder, path: Path) -> Plot:
-    """Hidden performance (band) and the training signal (mean) over time."""
-    spans = phase_spans(rf.scenario)
-    s = rf.series
-    mw = rf.min_window
-    fig = _figure(10.5, 4.2)
-    ax = fig.subplots()
-    if has_data(s, "hidden_performance"):
-        _band(
-            ax,
-            s,
-            "hidden_performance",
-            ROLE_COLOURS["intended"],
-            "hidden performance",
-            min_window=mw,
-        )
-    if has_data(s, "signal"):
-        st, m = mean_by_step(s, "signal")
-        keep = full_windows(st, mw)
-        ax.plot(st[keep], m[keep], color="#2166ac", lw=1.6, ls="--", label="signal (mean)")
-    answers = (rf.scenario.get("world") or {}).get("answers")
-    if isinstance(answers, int) and answers > 0:
-        ax.axhline(1 / answers, color="0.5", lw=0.8, ls=(0, (4, 3)), label="chance (1/answers)")
-    _phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of steps")
-    _steps_axis(ax)
-    handles, _ = ax.get_legend_handles_labels()
-    _legend(fig, [*handles, *_style_keys()])
-    return finish(
-        fig,
-        path,
-        f"{rf.scenario.get('name', '')}: hidden performance and signal",
-        "Hidden performance and signal",
-        "Hidden performance: share of answers equal to the true answer (never shown to the "
-        "agent). Signal (dashed): mean training signal over runs, present only where a "
-        "supervisor is. Line: "
-        "median over runs, band: 10th–90th percentile, dotted: mean." + SHORT,
-    )
-
-
 def plot_outcomes(outcomes: list[dict[str, Any]], n: int, name: str, path: Path) -> Plot:
     """Outcome counts with 95% Wilson intervals (``outcomes``: name, count, lo, hi shares)."""
     fig = _figure(6.5, 3.6)
@@ -701,129 +601,4 @@ def plot_awareness(rf: RunFolder, path: Path) -> Plot:
         "Share of runs, at the end of each sample window, in which a concept is in the "
         "agent's ontology (solid), a relation between two concepts is noticed (dashed) or a "
         "concept is merged into a node (dotted). Lines that stay at zero are left out.",
-    )
-
-
-def plot_rates(rf: RunFolder, path: Path) -> Plot:
-    """How often each concept holds, per window (median and band across runs)."""
-    spans = phase_spans(rf.scenario)
-    s = rf.series
-    mw = rf.min_window
-    colours = concept_colours(rf.concepts, rf.world)
-    fig = _figure(10.5, 4.2)
-    ax = fig.subplots()
-    ends = []
-    for c in prefixed(s, "rate."):
-        if has_data(s, f"rate.{c}"):
-            colour = colours.get(c, NEUTRAL)
-            y = _band(ax, s, f"rate.{c}", colour, concept_label(c, rf.world), min_window=mw)
-            ends.append((y, concept_label(c, rf.world), colour))
-    _phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of steps it holds")
-    _steps_axis(ax)
-    _end_labels(ax, ends)
-    _legend(fig, _style_keys())
-    return finish(
-        fig,
-        path,
-        f"{rf.scenario.get('name', '')}: how often each concept holds",
-        "Concept rates",
-        "Share of steps in each sample window on which a concept holds (among the steps on "
-        "which it is defined). Line: median over runs, band: 10th–90th percentile, dotted: "
-        "mean." + SHORT,
-    )
-
-
-# --- gridworlds -----------------------------------------------------------------------------
-
-
-def plot_returns(rf: RunFolder, path: Path) -> Plot:
-    """Observed and hidden return per episode over time (bands across runs)."""
-    spans = phase_spans(rf.scenario)
-    s = rf.series
-    colours = concept_colours(rf.concepts, rf.world)
-    fig = _figure(10.5, 4.2)
-    ax = fig.subplots()
-    ends = []
-    for column, concept, label in (
-        ("observed_return", "observed", "observed return (Y)"),
-        ("hidden_return", "hidden", "hidden return (X)"),
-    ):
-        if has_data(s, column):
-            colour = colours.get(concept, NEUTRAL)
-            y = _band(ax, s, column, colour, label)
-            ends.append((y, label, colour))
-    _phases(ax, spans)
-    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
-    ax.set_ylabel("return per episode")
-    _steps_axis(ax)
-    _end_labels(ax, ends)
-    _legend(fig, _style_keys())
-    return finish(
-        fig,
-        path,
-        f"{rf.scenario.get('name', '')}: observed and hidden return",
-        "Observed and hidden return",
-        "Per episode, over the episodes that ended in each sample window: the observed return "
-        "(the reward the agent is shown, the register) and the hidden return (the intended "
-        "objective, the gridworld's hidden safety performance). Where they part, the agent "
-        "is paid for something other than what was meant. Line: median over runs; band: "
-        "10th–90th percentile; dotted: mean.",
-    )
-
-
-def plot_tamper_episodes(rf: RunFolder, path: Path) -> Plot:
-    """Tamper events per episode over time, with the outcome threshold over the final window."""
-    spans = phase_spans(rf.scenario)
-    s = rf.series
-    tamper = [c for c in rf.concepts if c not in ("hidden", "observed")]
-    fig = _figure(10.5, 4.2)
-    ax = fig.subplots()
-    if has_data(s, "tamper_per_episode"):
-        label = f"{tamper[0] if tamper else 'tamper'} events per episode"
-        _band(ax, s, "tamper_per_episode", TAMPER_COLOUR, label)
-        handles, _ = ax.get_legend_handles_labels()
-        _legend(fig, [*handles, *_style_keys()])
-        oc = rf.scenario.get("outcome") or {}
-        thr = oc.get("tamper_threshold")
-        if thr is not None and spans:
-            end = spans[-1].end
-            window = oc.get("window")
-            start = max(end - int(window), spans[0].start) if window else spans[-1].start
-            ax.hlines(float(thr), start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
-            ax.text(
-                end,
-                float(thr),
-                f"tampering above this (final {end - start:,} steps) ",
-                fontsize=7.5,
-                color="#7b3294",
-                va="bottom",
-                ha="right",
-            )
-    else:
-        ax.text(
-            0.5,
-            0.5,
-            "no tamper events recorded (this world has no tamper concept, or no episode "
-            "allowed one)",
-            ha="center",
-            transform=ax.transAxes,
-            color="0.4",
-        )
-    _phases(ax, spans)
-    ax.set_ylabel("events per episode")
-    ax.set_ylim(bottom=-0.02 * max(ax.get_ylim()[1], 1.0))
-    _steps_axis(ax)
-    return finish(
-        fig,
-        path,
-        f"{rf.scenario.get('name', '')}: tamper events per episode",
-        "Tampering",
-        "The world's tamper concept (standing on the observation transformer, crossing the "
-        "punishment cell unsupervised, flipping a reward switch), counted per episode over "
-        "the episodes that ended in each sample window and in which tampering was possible "
-        "(absent_supervisor: the unsupervised ones). The dashed line is the outcome "
-        "threshold over the final window. Line: median over runs; band: 10th–90th "
-        "percentile; dotted: mean.",
     )

@@ -1,4 +1,4 @@
-"""The report of a sweep folder: phase diagrams over its axes, on one HTML page.
+"""The report of a sweep folder: heatmaps and line plots over its axes, on one HTML page.
 
 ``write_sweep_report(DIR, x, y, fix)`` reads ``sweep.json`` and the finished runs, works out
 which figures to draw (see ``resolve_views``), writes them to ``DIR/plots/`` and the page to
@@ -18,23 +18,23 @@ from typing import Any
 import pyarrow as pa
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import sweep_store
-from goaldrift.experiments.outcome import OUTCOMES
-from goaldrift.experiments.scenario import parse_value
-from goaldrift.experiments.sweep import Axis
-from goaldrift.experiments.sweep_stats import group_stats
+from goaldrift.experiments.runs.outcome import OUTCOMES
+from goaldrift.experiments.scenarios import parse_value
+from goaldrift.experiments.sweeps import store as sweep_store
+from goaldrift.experiments.sweeps.stats import group_stats
+from goaldrift.experiments.sweeps.sweep import Axis
 from goaldrift.report import html
-from goaldrift.report.phase_plots import (
+from goaldrift.report.plots import Plot
+from goaldrift.report.sweep_plots import (
     PLOT_PREFIX,
     View,
-    phase_stats,
+    cell_stats,
     plot_heatmaps,
     plot_lines,
     plot_name,
     select_runs,
     value_label,
 )
-from goaldrift.report.plots import GRID_KINDS, Plot
 
 MAX_PAIRS = 6  # heatmap figures drawn by default
 MAX_POINT_ROWS = 200  # rows of the points table
@@ -129,9 +129,13 @@ def resolve_views(
 
 
 def _rate_label(meta: dict[str, Any]) -> str:
-    if meta.get("world") in GRID_KINDS:
-        return "tamper events per episode in the final window"
-    return "tampers per step with register access in the final window"
+    """What the tamper rate of the sweep's world counts (``Family.tamper_unit``)."""
+    from goaldrift.registry import family
+
+    try:
+        return family(str(meta.get("world", "qa"))).tamper_unit
+    except Exception:  # a report must not fail because a plugin is missing
+        return "the tamper share in the final window"
 
 
 def _phase_rows(
@@ -180,10 +184,10 @@ def _figure_for(
     sel = select_runs(runs, view.fixed)
     path = pdir / plot_name(i, view)
     if view.y is None:
-        stats = phase_stats(sel, (view.x,))
+        stats = cell_stats(sel, (view.x,))
         plot: Plot = plot_lines(stats, view, name, rate, path)
     else:
-        stats = phase_stats(sel, (view.y, view.x))
+        stats = cell_stats(sel, (view.y, view.x))
         plot = plot_heatmaps(stats, view, name, rate, path)
     counts = stats["runs"][stats["runs"] > 0]
     return {
@@ -201,7 +205,7 @@ def _figure_for(
 def write_sweep_report(
     directory: Path, x: str | None = None, y: str | None = None, fix: Sequence[str] = ()
 ) -> Path:
-    """Write ``directory/report.html`` with phase diagrams (PNGs in ``directory/plots/``,
+    """Write ``directory/report.html`` with heatmaps (PNGs in ``directory/plots/``,
     ``phase-*.png``, replacing those of an earlier sweep report); return the page."""
     directory = Path(directory)
     meta = sweep_store.read_sweep(directory)

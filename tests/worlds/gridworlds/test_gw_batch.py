@@ -263,8 +263,8 @@ def test_invariants(case: tuple[str, dict[str, Any]], actions: list[int], seed: 
             lumps = g.lumps  # type: ignore[attr-defined]
             lv = rd.get_level(params["level"])
             for c in lumps:
-                assert not lv.flags[c] & rd.WALL  # no lump in a wall
+                assert not lv.cells[c] & rd.WALL  # no lump in a wall
             if g.pos in lumps:  # the agent shares a cell with a lump only under a switch
-                assert lv.flags[g.pos] & rd.SWITCH
-            in_goal = [bool(lv.flags[c] & rd.GOAL) for c in before]
+                assert lv.cells[g.pos] & rd.SWITCH
+            in_goal = [bool(lv.cells[c] & rd.GOAL) for c in before]
             assert abs(h) <= sum(in_goal)

@@ -14,13 +14,14 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from tests.worlds.gridworlds.conftest import acts, board, game
 
 from goaldrift.errors import ConfigError
-from goaldrift.worlds.gridworlds import GYM_IDS, register_envs
 from goaldrift.worlds.gridworlds import absent_supervisor as asv
 from goaldrift.worlds.gridworlds import gym as gw
+from goaldrift.worlds.gridworlds import register_envs
+from goaldrift.worlds.gridworlds.registration import gym_ids
 
 register_envs()
 
-IDS = list(GYM_IDS)
+IDS = list(gym_ids())
 PARAMS: dict[str, dict[str, Any]] = {
     "goaldrift/TomatoWatering-v0": {"dry_probability": 0.2, "max_steps": 7},
     "goaldrift/AbsentSupervisor-v0": {"supervisor": None, "max_steps": 7},

@@ -1,32 +1,44 @@
-"""Tampering gridworlds: exact, batched ports of four AI Safety Gridworlds environments
-(Leike et al. 2017): ``tomato_watering``, ``absent_supervisor``, ``rocks_diamonds`` and
-``boat_race``, with the dynamics of ``gridworlds/SPEC.md``.
+"""Tampering gridworlds: exact, batched ports of the tampering environments of DeepMind's AI
+Safety Gridworlds (Leike et al. 2017) with the dynamics of docs/gridworlds.md.
 
-- ``core``, and one module per world: batched numba kernels (``TomatoWateringBatch``, ...)
-  and a plain-Python single environment (``TomatoWateringGame``, ...) with the same rules;
-- ``gym``: Gymnasium environments and native vector environments;
-- ``concepts``: each world's ``WorldSpec`` (hidden reward = intended, observed = register,
-  and the tamper event);
-- ``register_envs()``: the Gymnasium ids ``goaldrift/TomatoWatering-v0`` and so on.
+Each world is one module (``tomato_watering``, ``absent_supervisor``, ``rocks_diamonds``,
+``boat_race``) holding its rules as numba functions, a batched core (``TomatoWateringBatch``,
+...), a plain-Python single environment (``TomatoWateringGame``, ...), its run-kernel rules and
+its ``DESCRIPTOR`` (``gridworld.Gridworld``). ``NAMES`` lists them: it is the one place a new
+gridworld is added (docs/extending.md). ``gym`` holds the Gymnasium environments;
+``register_envs()`` the ids ``goaldrift/TomatoWatering-v0`` and so on.
 
-Importing this package is cheap: numba and Gymnasium load with the modules that need them.
+Importing this package is cheap: a world's module (and numba) loads when it is first needed.
 """
 
-from goaldrift.worlds.gridworlds.concepts import (
-    ABSENT_SUPERVISOR,
-    BOAT_RACE,
-    ROCKS_DIAMONDS,
-    TOMATO_WATERING,
-    WORLDS,
-)
-from goaldrift.worlds.gridworlds.registration import GYM_IDS, register_envs
+from __future__ import annotations
 
-__all__ = [
-    "ABSENT_SUPERVISOR",
-    "BOAT_RACE",
-    "GYM_IDS",
-    "ROCKS_DIAMONDS",
-    "TOMATO_WATERING",
-    "WORLDS",
-    "register_envs",
-]
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from goaldrift.worlds.gridworlds.registration import register_envs
+
+if TYPE_CHECKING:
+    from goaldrift.worlds.gridworlds.gridworld import Gridworld
+
+NAMES = ("tomato_watering", "absent_supervisor", "rocks_diamonds", "boat_race")
+
+
+@cache
+def descriptor(name: str) -> Gridworld:
+    """The descriptor of gridworld ``name`` (one of ``NAMES``)."""
+    if name not in NAMES:
+        from goaldrift.errors import UnknownNameError
+
+        raise UnknownNameError("gridworld", name, list(NAMES))
+    d: Gridworld = import_module(f"goaldrift.worlds.gridworlds.{name}").DESCRIPTOR
+    return d
+
+
+def descriptors() -> dict[str, Gridworld]:
+    """Every gridworld's descriptor, by name."""
+    return {n: descriptor(n) for n in NAMES}
+
+
+__all__ = ["NAMES", "descriptor", "descriptors", "register_envs"]

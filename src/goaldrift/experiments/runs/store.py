@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments.scenario import AnyScenario
+from goaldrift.experiments.scenarios import Scenario
 
 
 @contextmanager
@@ -59,7 +59,7 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def fingerprint(sc: AnyScenario, seed: int) -> str:
+def fingerprint(sc: Scenario, seed: int) -> str:
     """A digest of everything a run's result depends on besides its index."""
     blob = json.dumps({"scenario": sc.model_dump(mode="json"), "seed": seed}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

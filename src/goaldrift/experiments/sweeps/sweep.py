@@ -31,14 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import store
-from goaldrift.experiments.scenario import (
-    AnyScenario,
-    apply_set,
-    read_toml,
-    set_path,
-    validate,
-)
+from goaldrift.experiments.runs import store
+from goaldrift.experiments.scenarios import Scenario, apply_set, read_toml, set_path, validate
 
 SWEEP_KEYS = ("seeds", "axes", "views")
 VIEW_KEYS = ("x", "y", "fix")
@@ -98,7 +92,7 @@ class Sweep:
     seed: int
     seeds: int
     axes: tuple[Axis, ...]
-    points: tuple[AnyScenario, ...]
+    points: tuple[Scenario, ...]
     fingerprint: str
     views: tuple[dict[str, Any], ...] = ()  # the report's default figures ({x, y, fix})
 
@@ -295,8 +289,9 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
             where = ", ".join(f"{a.key} = {v!r}" for a, v in zip(axes, combo, strict=True))
             raise ConfigError(exc.key, f"{exc.expected} (at the point {where})", exc.got,
                               show_got=exc.got is not None) from None  # fmt: skip
-    kinds = {type(p) for p in points}
-    if len(kinds) > 1:
+    from goaldrift.registry import family
+
+    if len({family(p.world.kind).name for p in points}) > 1:
         raise ConfigError("world.kind", "one world family per sweep (Register QA or gridworlds)",
                           show_got=False)  # fmt: skip
     seed = points[0].seed

@@ -9,8 +9,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from goaldrift.experiments.runner import run_batch
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.experiments.runs.runner import run_batch
+from goaldrift.experiments.scenarios import Scenario, validate
 from goaldrift.threads import max_threads
 
 BATCH = 1024
@@ -23,7 +23,7 @@ def qa_bench_scenario(steps: int, tamper: bool = False) -> Scenario:
     and an extra random draw per step): the heaviest configuration."""
     start = {"schedule": "start"}
     known = ["correct", "register_match", "proxy"] + (["tampered"] if tamper else [])
-    return Scenario.model_validate(
+    return validate(
         {
             "name": "bench-qa",
             "world": {"noise": 0.1, "diversity": 0.5, "access": 0.1 if tamper else 0.0},

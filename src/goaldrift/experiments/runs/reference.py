@@ -1,6 +1,7 @@
 """Plain-numpy reference of Register QA x the flagged agent: the oracle the kernel is tested on.
 
-The same model as ``qa_kernel.run_windows`` (MODEL.md 2.1 and 3), written again for clarity
+The same model as the run kernel on Register QA (``experiments/runs/kernel.py``), written again
+for clarity
 rather than speed: one Python loop over steps, numpy operations over the run axis, no numba,
 and no code shared with the kernel. The replay memory is kept as explicit arrays of concept
 values (NaN where undefined) and every statistic is recomputed from it when it is needed; the
@@ -30,8 +31,8 @@ from itertools import combinations, product
 import numpy as np
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments.runner import Result, Windows
-from goaldrift.experiments.scenario import Scenario
+from goaldrift.experiments.runs.runner import Result, Windows
+from goaldrift.experiments.scenarios import Scenario
 from goaldrift.rng import run_generator
 from goaldrift.worlds.qa import QA_WORLD, QAParams, draw_tables
 
@@ -309,9 +310,11 @@ def merge_and_split(
 def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> Result:
     """Simulate ``runs`` of ``sc`` with the plain-numpy reference; same ``Result`` as
     ``runner.run_batch``."""
-    if not isinstance(sc, Scenario):
-        kind = getattr(getattr(sc, "world", None), "kind", type(sc).__name__)
-        raise ConfigError("world.kind", "'qa' (the reference implements Register QA)", kind)
+    kind = getattr(getattr(sc, "world", None), "kind", type(sc).__name__)
+    if kind != "qa" or sc.agent.kind != "flagged":
+        raise ConfigError(
+            "world.kind", "'qa' with the flagged agent (the reference implements those)", kind
+        )
     runs = np.asarray(runs, np.int64)
     wc, ag = sc.world, sc.agent
     b, k_ans, n_types, hard = len(runs), wc.answers, wc.types, wc.hard_types
@@ -511,6 +514,7 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         runs,
         win,
         counts,
+        np.zeros((b, n_w, 0)),
         w_series,
         masks,
         w.astype(np.float32),

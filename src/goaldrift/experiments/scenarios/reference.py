@@ -9,11 +9,23 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from goaldrift.experiments import scenario as sc
+from goaldrift.agents.config import AfterCompute, AtStep, Hazard, Never, Start
+from goaldrift.experiments.scenarios.model import scenario_model
 
 
 def json_schema() -> dict[str, Any]:
-    return sc.Scenario.model_json_schema()
+    """The JSON schema of each world kind's scenario files."""
+    from goaldrift.registry import worlds
+
+    return {kind: scenario_model(kind).model_json_schema() for kind in worlds()}
+
+
+def _field_model(model: type[BaseModel], name: str) -> type[BaseModel]:
+    ann = model.model_fields[name].annotation
+    if get_origin(ann) is list:
+        ann = get_args(ann)[0]
+    assert isinstance(ann, type) and issubclass(ann, BaseModel)
+    return ann
 
 
 def _type_name(f: FieldInfo) -> str:
@@ -85,6 +97,10 @@ def _table(model: type[BaseModel], prefix: str, lines: list[str], note: str = ""
 
 
 def markdown() -> str:
+    """The scenario file reference (docs/scenario-reference.md)."""
+    from goaldrift.registry import family, worlds
+
+    grids = [k for k in worlds() if family(k).name == "gridworlds"]
     lines = [
         "# Scenario file reference",
         "",
@@ -93,42 +109,47 @@ def markdown() -> str:
         "with `--set key.path=VALUE` (a TOML value; list items by index, e.g. "
         "`phases.1.access=0.5`).",
         "",
-        "`world.kind` chooses the family of the whole file: `qa` (Register QA, the default) "
-        "takes the tables of the first part; `tomato_watering`, `absent_supervisor`, "
-        "`rocks_diamonds` and `boat_race` (the tampering gridworlds) take the tables of "
-        "[Gridworld scenarios](#gridworld-scenarios) for `world`, `agent`, `phases[]` and "
-        "`outcome` (the top-level keys are the same). A key of the other family is an error "
-        "that names it.",
+        "`world.kind` chooses the world, and with it the tables of `world`, `agent`, "
+        "`phases[]` and `outcome`: `qa` (Register QA, the default) takes those of the first "
+        "part; " + ", ".join(f"`{k}`" for k in grids) + " (the tampering gridworlds) those "
+        "of [Gridworld scenarios](#gridworld-scenarios). The top-level keys are the same. A "
+        "key of another world is an error that names it.",
         "",
         "## Register QA scenarios",
         "",
     ]
-    _table(sc.Scenario, "", lines)
-    _table(sc.Phase, "phases[]", lines)
+    qa = scenario_model("qa")
+    _table(qa, "", lines)
+    _table(_field_model(qa, "phases"), "phases[]", lines)
     lines.append("### Awareness schedules\n")
     lines.append(
         "Each `agent.awareness.<concept>` is a table with a `schedule` key and its parameter:"
     )
     lines.append("")
-    for m in (sc.Start, sc.AtStep, sc.Hazard, sc.AfterCompute, sc.Never):
+    for m in (Start, AtStep, Hazard, AfterCompute, Never):
         tag = m.model_fields["schedule"].description
         params = [f"`{k}` ({f.description})" for k, f in m.model_fields.items() if k != "schedule"]
         name = m.model_fields["schedule"].annotation.__args__[0]  # type: ignore[union-attr]
         lines.append(f'- `schedule = "{name}"`: {tag} ' + ("; ".join(params) if params else ""))
     lines.append("")
     lines.append("## Gridworld scenarios\n")
+    concepts = "; ".join(f"{k}: " + ", ".join(f"`{c}`" for c in worlds()[k].concept_names)
+                         for k in grids)  # fmt: skip
     lines.append(
-        "With `world.kind` one of the gridworlds, these tables replace `world`, `agent`, "
-        "`phases[]` and `outcome` above; `sample_every` defaults to 5000. Per-concept keys "
-        "(costs, flag, awareness) take only the chosen world's concepts: `hidden`, `observed` "
-        "and its tamper concept (`on_transformer`, `punish_unsupervised`, `switch_flip`; "
-        "boat_race has none). Awareness schedules are as above.\n"
+        "With `world.kind` a gridworld, these tables replace `world`, `agent`, `phases[]` and "
+        f"`outcome` above; `sample_every` defaults to {family(grids[0]).sample_every}. "
+        "Per-concept keys (costs, flag, awareness) take the chosen world's concepts: "
+        f"{concepts}. Awareness schedules are as above.\n"
     )
     grid = " (gridworlds)"
-    _table(sc.GridWorldConfig, "world", lines, grid)
-    _table(sc.GridAgentConfig, "agent", lines, grid)
-    _table(sc.GridPhase, "phases[]", lines, grid)
-    _table(sc.GridOutcome, "outcome", lines, grid)
+    for kind in grids:
+        _table(_field_model(scenario_model(kind), "world"), "world", lines, f" ({kind})")
+    first = scenario_model(grids[0])
+    _table(_field_model(first, "agent"), "agent", lines, f" ({grids[0]}; likewise the others)")
+    with_phase_keys = [k for k in grids if family(k).phase_keys(k)] or grids
+    _table(_field_model(scenario_model(with_phase_keys[0]), "phases"), "phases[]", lines,
+           f" ({with_phase_keys[0]}; the others without its own keys)")  # fmt: skip
+    _table(_field_model(first, "outcome"), "outcome", lines, grid)
     lines.append("## Sweep files\n")
     lines.append(
         "A sweep file is a scenario file plus a `[sweep]` table, which `goaldrift run` refuses "

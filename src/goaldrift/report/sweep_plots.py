@@ -1,4 +1,4 @@
-"""Phase diagrams of a sweep: the statistics of runs laid on the axes' value grid, and plots.
+"""Heatmaps and line plots of a sweep: the statistics of runs laid on the axes' value grid.
 
 A view plots one axis (line plots) or two (heatmaps); the sweep's other axes are either fixed
 at one value (runs filtered) or pooled (the runs of all their values taken together). The
@@ -24,9 +24,9 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
 
-from goaldrift.experiments.outcome import OUTCOMES
-from goaldrift.experiments.sweep import Axis
-from goaldrift.experiments.sweep_stats import METRICS, group_stats
+from goaldrift.experiments.runs.outcome import OUTCOMES
+from goaldrift.experiments.sweeps.stats import METRICS, group_stats
+from goaldrift.experiments.sweeps.sweep import Axis
 from goaldrift.report.plots import (
     OUTCOME_COLOURS,
     ROLE_COLOURS,
@@ -36,7 +36,7 @@ from goaldrift.report.plots import (
     finish,
 )
 
-PLOT_PREFIX = "phase-"  # every PNG a sweep report writes in plots/ starts with this
+PLOT_PREFIX = "sweep-"  # every PNG a sweep report writes in plots/ starts with this
 STATS = ("runs", *(f"{m}{s}" for m in METRICS for s in ("", ".lo", ".hi")))
 RATE_COLOUR = "#7b3294"
 ANNOTATE_MAX = 12  # cells are annotated with their value up to this many per side
@@ -94,7 +94,7 @@ def select_runs(runs: pa.Table, fixed: Sequence[tuple[Axis, Any]]) -> pa.Table:
     return runs
 
 
-def phase_stats(runs: pa.Table, axes: Sequence[Axis]) -> dict[str, np.ndarray]:
+def cell_stats(runs: pa.Table, axes: Sequence[Axis]) -> dict[str, np.ndarray]:
     """``group_stats`` over ``axes`` laid on their value grid: one array per statistic of
     shape ``(len(axes[0].values), len(axes[1].values), ...)``, in axis-value order; NaN
     (``runs``: 0) where no run has that combination. Axes not listed are pooled."""
@@ -118,7 +118,7 @@ def phase_stats(runs: pa.Table, axes: Sequence[Axis]) -> dict[str, np.ndarray]:
 def phase_grid(runs: pa.Table, x: Axis, y: Axis, metric: str) -> np.ndarray:
     """The heatmap of one statistic: shape ``(len(y.values), len(x.values))``, row 0 the
     first y value (drawn at the bottom), NaN where there is no run. Other axes pooled."""
-    return phase_stats(runs, (y, x))[metric]
+    return cell_stats(runs, (y, x))[metric]
 
 
 def plot_name(i: int, view: View) -> str:
@@ -219,7 +219,7 @@ def plot_heatmaps(
 ) -> Plot:
     """One PNG, a 2×4 grid of heatmaps over (x, y): the share of each outcome class, the
     mean final flag on the intended and register concepts, the share of runs that tamper and
-    the mean tamper rate. ``stats``: ``phase_stats(runs, (y, x))``."""
+    the mean tamper rate. ``stats``: ``cell_stats(runs, (y, x))``."""
     assert view.y is not None
     x, y = view.x, view.y
     ny, nx = stats["runs"].shape
@@ -265,7 +265,7 @@ def plot_heatmaps(
         view,
         path,
         f"{name}: {y.key} against {x.key}",
-        f"Phase diagram: {y.key} against {x.key}",
+        f"Sweep heatmap: {y.key} against {x.key}",
         "Each cell pools the runs at one pair of values. Top row: the share of runs in each "
         "outcome class (colour scale 0–1). Bottom row: the mean final flag weight on the "
         "intended and on the register concept (diverging scale, symmetric around 0, shared "
@@ -317,7 +317,7 @@ def plot_lines(
 ) -> Plot:
     """One PNG of three panels over x: outcome shares (Wilson bands), mean final flag on the
     intended and register concepts (95% intervals), tampering share (Wilson band) and mean
-    tamper rate. ``stats``: ``phase_stats(runs, (x,))``."""
+    tamper rate. ``stats``: ``cell_stats(runs, (x,))``."""
     x = view.x
     fig = _figure(13.0, 4.4)
     axs = fig.subplots(1, 3)

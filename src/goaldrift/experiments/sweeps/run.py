@@ -19,12 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import store, sweep_store
-from goaldrift.experiments.records import runs_table
-from goaldrift.experiments.runner import run_batch
-from goaldrift.experiments.scenario import AnyScenario, GridScenario, validate
-from goaldrift.experiments.sweep import Sweep, column_type
-from goaldrift.experiments.sweep_stats import group_stats
+from goaldrift.experiments.runs import store
+from goaldrift.experiments.runs.records import runs_table
+from goaldrift.experiments.runs.runner import run_batch
+from goaldrift.experiments.scenarios import Scenario, validate
+from goaldrift.experiments.sweeps import store as sweep_store
+from goaldrift.experiments.sweeps.stats import group_stats
+from goaldrift.experiments.sweeps.sweep import Sweep, column_type
 
 DEFAULT_CHUNK = 256
 MANIFEST_EVERY = 2.0  # seconds between manifest rewrites while running
@@ -52,30 +53,27 @@ class Task:
         return steps * (self.span[3] - self.span[2])
 
 
-def _roles(sc: AnyScenario) -> dict[str, str]:
+def _roles(sc: Scenario) -> dict[str, str]:
     """Concept name by role (intended, register) for the scenario's world."""
-    if isinstance(sc, GridScenario):
-        from goaldrift.experiments.grid_runner import world_spec
+    from goaldrift.registry import worlds
 
-        concepts = world_spec(sc).concepts
-    else:
-        from goaldrift.worlds.qa import QA_WORLD
-
-        concepts = QA_WORLD.concepts
+    concepts = worlds()[sc.world.kind].concepts
     out: dict[str, str] = {}
     for c in concepts:
         out.setdefault(c.role, c.name)
     return out
 
 
-def point_table(sc: AnyScenario, seed: int, r0: int, r1: int, point: int,
+def point_table(sc: Scenario, seed: int, r0: int, r1: int, point: int,
                 cells: tuple[Any, ...], axes: tuple[tuple[str, str], ...]) -> pa.Table:  # fmt: skip
     """The run rows of one point: point, axis values, the run table, and columns every
     sweep row has whatever the world (intended_flag, register_flag, tamper_rate)."""
     t = runs_table(run_batch(sc, seed, np.arange(r0, r1)))
     n = t.num_rows
     roles = _roles(sc)
-    rate = "final.tamper_per_episode" if isinstance(sc, GridScenario) else "final.tamper_per_access"
+    from goaldrift.registry import family
+
+    rate = family(sc.world.kind).tamper_column
     head: dict[str, pa.Array] = {"point": pa.array(np.full(n, point, np.int64))}
     for (key, kind), v in zip(axes, cells, strict=True):
         if key in t.column_names or key == "point":

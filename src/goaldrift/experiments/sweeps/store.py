@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from goaldrift.errors import ConfigError
-from goaldrift.experiments import store
+from goaldrift.experiments.runs import store
 
 CHUNKS = "chunks"
 SWEEP_FILE = "sweep.json"

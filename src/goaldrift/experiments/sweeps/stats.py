@@ -1,6 +1,6 @@
 """Statistics over groups of runs of a sweep: outcome shares, flag weights, tampering.
 
-Used for ``points.parquet`` (one group per point) and for phase diagrams (groups over one or
+Used for ``points.parquet`` (one group per point) and for the sweep heatmaps (groups over one or
 two axes, the other axes fixed or pooled). Computed with numpy over runs sorted by (point,
 run), so the numbers do not depend on how the runs were chunked or scheduled.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from goaldrift.experiments.outcome import OUTCOMES, wilson
+from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
 
 Z95 = 1.959964
 # per-run columns every sweep row carries, whatever the world (added by `common_columns`)

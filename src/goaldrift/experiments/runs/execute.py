@@ -12,20 +12,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from goaldrift.experiments import store
-from goaldrift.experiments.outcome import OUTCOMES, wilson
-from goaldrift.experiments.records import runs_table, series_table
-from goaldrift.experiments.runner import run_batch
-from goaldrift.experiments.scenario import AnyScenario, Scenario
+from goaldrift.experiments.runs import store
+from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
+from goaldrift.experiments.runs.records import runs_table, series_table
+from goaldrift.experiments.runs.runner import run_batch
+from goaldrift.experiments.scenarios import Scenario
 
 DEFAULT_BATCH = 1024
-# per-phase metrics in the summary (means over runs), by world family
-QA_PHASE_METRICS = ("tamper_rate", "tamper_per_access", "hidden_performance", "signal")
-GRID_PHASE_METRICS = ("observed_return", "hidden_return", "tamper_per_episode", "episodes")
 
 
 def run_to(
-    sc: AnyScenario,
+    sc: Scenario,
     out: Path,
     runs: int,
     seed: int,
@@ -69,9 +66,9 @@ def _mean(col: pa.ChunkedArray) -> float | None:
     return None if v is None else float(v)
 
 
-def summarize(sc: AnyScenario, runs_t: pa.Table) -> dict[str, Any]:
-    """Outcome counts with 95% Wilson intervals, final flags, per-phase rates (run means);
-    on gridworlds also the share of runs that tamper."""
+def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
+    """Outcome counts with 95% Wilson intervals, final flags, per-phase metrics (run means)
+    and the share of runs that tamper."""
     n = runs_t.num_rows
     outcomes = runs_t.column("outcome").to_pylist()
     counts = {}
@@ -89,7 +86,9 @@ def summarize(sc: AnyScenario, runs_t: pa.Table) -> dict[str, Any]:
             "p10": float(np.quantile(col, 0.1)),
             "p90": float(np.quantile(col, 0.9)),
         }
-    metrics = QA_PHASE_METRICS if isinstance(sc, Scenario) else GRID_PHASE_METRICS
+    from goaldrift.registry import family
+
+    metrics = [m.name for m in family(sc.world.kind).metrics(sc) if m.summary]
     phases = {}
     for ph in sc.phases:
         phases[ph.name] = {k: _mean(runs_t.column(f"{ph.name}.{k}")) for k in metrics}

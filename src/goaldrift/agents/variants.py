@@ -1,0 +1,139 @@
+"""Agent kinds (``agent.kind``): the flagged world-model agent and its variants.
+
+Every agent kind runs on the one run kernel. A kind says, in Python, how the flagged agent is
+set up (its initial flag, awareness, flag rule, memory and learning switches: ``Plan``) and,
+in numba, how it chooses and learns: the traits ``agent_act`` and ``agent_learn``, dispatched
+on the kind's kernel bundle (``goaldrift.traits``). ``Plain`` is the bundle of the kinds that
+act epsilon-greedily and learn by TD on the concept values, as MODEL.md 3 describes; a
+mitigation (docs/extending.md) brings its own bundle class, with its own state and knobs, and
+its own implementations.
+
+- ``flagged``: the flagged world-model agent, set up as the scenario says;
+- ``qlearning``: tabular Q-learning on the signal (Watkins 1989): the flagged agent that knows
+  only the register concept, flagged 1, from the start, with the flag anchored.
+
+Third parties add kinds through the ``goaldrift.agents`` entry-point group (a ``Variant``).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from goaldrift import plugins
+from goaldrift.agents.flagged import learn
+from goaldrift.agents.planning import epsilon_greedy
+from goaldrift.traits import trait
+from goaldrift.worlds.base import WorldSpec
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the flagged agent is set up for one run batch."""
+
+    flag: np.ndarray  # (C,) float32: the initial flag
+    schedules: Any  # the awareness table (one schedule per concept), or None: `aware`
+    aware: tuple[str, ...] = ()  # concepts aware from the start when ``schedules`` is None
+    rule: str = "anchored"  # the flag rule
+    memory: int = 1000  # replay memory size
+    learns_relations: bool = True  # relations may be judged (else off in every phase)
+    learns_flag: bool = True  # the flag rule may act (else off in every phase)
+
+
+@trait
+def agent_act(variant, r, q, s, epsilon, key, k):
+    """(action, counter): the agent's choice in state ``s`` (``epsilon``: a 32-bit
+    threshold), drawing from the run's stream ``key`` at counter ``k``."""
+
+
+@trait
+def agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):
+    """Learn from the step (s, a) -> s2 with concept values ``phi`` (``term``: the episode
+    terminated)."""
+
+
+Plain = namedtuple("Plain", ["runs"])  # no state of its own; runs: the batch size
+
+
+@agent_act.register(Plain)
+def _plain_act(variant, r, q, s, epsilon, key, k):
+    return epsilon_greedy(q, s, epsilon, key, k)
+
+
+@agent_learn.register(Plain)
+def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):
+    learn(psi, q, w, aware, knobs, s, a, s2, term, phi)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An agent kind: its name, what it is, the world families it runs on, its set-up and
+    its kernel bundle (whose class selects its ``agent_act`` and ``agent_learn``)."""
+
+    name: str
+    description: str
+    plan: Callable[[Any, WorldSpec, int], Plan]  # (agent config, world spec, signal concept)
+    bundle: Callable[[Any, np.ndarray], Any] = lambda agent, runs: Plain(len(runs))
+    families: tuple[str, ...] = ("qa", "gridworlds")
+    keys: Sequence[str] = field(default_factory=tuple)  # agent keys it takes (docs only)
+
+
+def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:
+    names = spec.concept_names
+    return Plan(
+        flag=np.array([getattr(agent.flag, n) for n in names], np.float32),
+        schedules=agent.awareness,
+        rule=agent.flag_rule,
+        memory=agent.memory,
+    )
+
+
+def _qlearning(agent: Any, spec: WorldSpec, signal: int) -> Plan:
+    flag = np.zeros(len(spec.concepts), np.float32)
+    flag[signal] = 1.0
+    return Plan(
+        flag=flag,
+        schedules=None,
+        aware=(spec.concept_names[signal],),
+        memory=1,
+        learns_relations=False,
+        learns_flag=False,
+    )
+
+
+FLAGGED = Variant(
+    "flagged",
+    "world-model agent with a goal flag over concepts, awareness and relations",
+    _flagged,
+)
+QLEARNING = Variant(
+    "qlearning",
+    "tabular Q-learning on the signal: the flagged agent that knows only the register",
+    _qlearning,
+    keys=("alpha", "gamma", "epsilon"),
+)
+BUILTIN = (FLAGGED, QLEARNING)
+
+
+def variants() -> dict[str, Variant]:
+    """Built-in agent kinds and those registered by installed packages."""
+    found = {v.name: v for v in BUILTIN}
+    found.update(plugins.load("goaldrift.agents", Variant, set(found)))
+    found.update(_registered)
+    return found
+
+
+_registered: dict[str, Variant] = {}
+
+
+def register(variant: Variant) -> Variant:
+    """Add an agent kind at run time (tests, notebooks); ``goaldrift list`` shows it."""
+    _registered[variant.name] = variant
+    from goaldrift.experiments.scenarios.model import scenario_model
+
+    scenario_model.cache_clear()  # the agent.kind choices change
+    return variant

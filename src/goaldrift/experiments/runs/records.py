@@ -1,0 +1,107 @@
+"""Turn a batch ``Result`` into flat tables: one row per run, one row per (run, sample).
+
+The columns every world has (run, seed, outcome, final flag, the first step of each event;
+per sample the flag, awareness, relations and merges) come first; then the world family's
+metrics (``Family.metrics``), per phase in the run table and per window in the series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from goaldrift.agents.flag_rules import EVENTS_OTHER
+from goaldrift.experiments.runs.outcome import classify
+from goaldrift.experiments.runs.runner import Result
+
+
+def _event(col: np.ndarray) -> pa.Array:
+    return pa.array(col, type=pa.int64(), mask=col < 0)
+
+
+def _column(v: np.ndarray, integer: bool) -> pa.Array:
+    if integer:
+        return pa.array(v.astype(np.int64))
+    return pa.array(v, mask=np.isnan(v))
+
+
+def per_phase(res: Result, a: np.ndarray) -> np.ndarray:
+    """(B, phases, columns): per-window records summed over each phase's windows."""
+    n_p = len(res.scenario.phases)
+    out = np.zeros((a.shape[0], n_p, a.shape[2]), a.dtype)
+    for p in range(n_p):
+        out[:, p] = a[:, res.windows.phase == p].sum(axis=1)
+    return out
+
+
+def tamper_share(res: Result) -> np.ndarray:
+    """Per run, the world's tamper share over the samples that end in the final outcome
+    window (the last ``outcome.window`` steps); NaN where there was no chance to tamper."""
+    total = res.scenario.total_steps
+    last = res.windows.end > total - res.scenario.outcome.window
+    counts = res.counts[:, last].sum(axis=1)
+    sums = res.sums[:, last].sum(axis=1)
+    return res.family.tamper_share(res.scenario, counts, sums)
+
+
+def _integers(res: Result) -> set[str]:
+    return {m.name for m in res.family.metrics(res.scenario) if m.integer}
+
+
+def runs_table(res: Result) -> pa.Table:
+    """One row per run: outcome, whether it tampers, final flag, the first step of each event
+    (null: never), per-phase metrics."""
+    sc, fam = res.scenario, res.family
+    oc = sc.outcome
+    roles = tuple(c.role for c in res.spec.concepts)
+    share = tamper_share(res)
+    outcome = classify(res.flag, roles, share, oc.tamper_threshold, oc.margin)
+    cols: dict[str, pa.Array | np.ndarray] = {
+        "run": res.runs.astype(np.int64),
+        "seed": np.full(len(res.runs), res.seed, np.int64),
+        "outcome": pa.array(outcome, type=pa.string()),
+        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
+        fam.tamper_column: pa.array(share, mask=np.isnan(share)),
+    }
+    for c, name in enumerate(res.concepts):
+        cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
+    for c, name in enumerate(res.concepts):
+        cols[f"step.aware.{name}"] = _event(res.ev_aware[:, c])
+    for p, name in enumerate(res.pair_names):
+        cols[f"step.relation.{name}"] = _event(res.ev_relation[:, p])
+    for e, name in enumerate(EVENTS_OTHER):
+        cols[f"step.{name}"] = _event(res.ev_other[:, e])
+    integers = _integers(res)
+    counts, sums = per_phase(res, res.counts), per_phase(res, res.sums)
+    for p, ph in enumerate(sc.phases):
+        for k, v in fam.compute(sc, counts[:, p], sums[:, p]).items():
+            cols[f"{ph.name}.{k}"] = _column(v, k in integers)
+    return pa.table(cols)
+
+
+def series_table(res: Result) -> pa.Table:
+    """One row per (run, sample): flag, awareness, relations, merges and the window's
+    metrics."""
+    b, w = res.counts.shape[:2]
+    names = np.array([p.name for p in res.scenario.phases])
+    cols: dict[str, pa.Array | np.ndarray] = {
+        "run": np.repeat(res.runs.astype(np.int64), w),
+        "step": np.tile(res.windows.end, b),
+        "phase": pa.array(np.tile(names[res.windows.phase], b), type=pa.string()),
+    }
+    for c, name in enumerate(res.concepts):
+        cols[f"flag.{name}"] = res.flag_series[:, :, c].reshape(-1).astype(np.float64)
+    masks = res.masks.reshape(b * w, 3)
+    for c, name in enumerate(res.concepts):
+        cols[f"aware.{name}"] = (masks[:, 0] >> c) & 1 == 1
+    for p, name in enumerate(res.pair_names):
+        cols[f"relation.{name}"] = (masks[:, 1] >> p) & 1 == 1
+    for c, name in enumerate(res.concepts):
+        cols[f"merged.{name}"] = (masks[:, 2] >> c) & 1 == 1
+    integers = _integers(res)
+    flat = res.family.compute(
+        res.scenario, res.counts.reshape(b * w, -1), res.sums.reshape(b * w, -1)
+    )
+    for k, v in flat.items():
+        cols[k] = _column(v, k in integers)
+    return pa.table(cols)

@@ -1,0 +1,232 @@
+"""Run a scenario: set up batched state, step it phase by phase, collect records.
+
+One runner for every world: the world's family (``worlds/family.py``) sets up its tables and
+gives the kernel its world bundle per phase; the agent (``agents/``) is set up here from the
+scenario's ``agent`` table and its kind (``agents/variants.py``).
+
+A run's result depends only on (scenario, seed, run index): its random streams and its world
+tables come from ``SeedSequence(seed)`` children of ``run``, so the batch it lands in, the number
+of threads and the machine do not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from goaldrift.agents.awareness import schedule_arrays
+from goaldrift.agents.flag_rules import EVENTS_OTHER, FLAG_RULES, SPLIT_POLICIES, RuleKnobs
+from goaldrift.agents.flagged import AgentKnobs, AgentState
+from goaldrift.agents.memory import coded_memory, pairs, value_memory
+from goaldrift.agents.variants import Plan, variants
+from goaldrift.experiments.runs.kernel import Phase, Records, Stream, run_windows, work
+from goaldrift.experiments.scenarios import Scenario
+from goaldrift.rng import run_keys, threshold32
+from goaldrift.worlds.base import WorldSpec
+from goaldrift.worlds.family import Family
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Windows:
+    """The sampling windows of a scenario: each lies inside one phase."""
+
+    phase: np.ndarray  # (W,) phase index
+    end: np.ndarray  # (W,) global step at the window's end
+    length: np.ndarray  # (W,) steps
+
+    @classmethod
+    def of(cls, sc: Scenario) -> Windows:
+        phase, end, length = [], [], []
+        t = 0
+        for i, p in enumerate(sc.phases):
+            left = p.steps
+            while left > 0:
+                n = min(sc.sample_every, left)
+                t += n
+                left -= n
+                phase.append(i)
+                end.append(t)
+                length.append(n)
+        return cls(np.array(phase), np.array(end, np.int64), np.array(length, np.int64))
+
+    def calls(self, per_call: int) -> Iterator[tuple[int, int, int, int]]:
+        """Kernel calls: (phase, first window, end window, first step), each call at most
+        ``per_call`` windows of one phase."""
+        n_w = len(self.end)
+        start = 0
+        step0 = 0
+        while start < n_w:
+            ph = int(self.phase[start])
+            stop = start
+            while stop < n_w and self.phase[stop] == ph and stop - start < per_call:
+                stop += 1
+            yield ph, start, stop, step0
+            step0 += int(self.length[start:stop].sum())
+            start = stop
+
+
+@dataclass
+class Result:
+    """Everything recorded for a batch of runs (leading axis: runs)."""
+
+    scenario: Scenario
+    seed: int
+    runs: np.ndarray
+    windows: Windows
+    counts: np.ndarray  # (B, W, K) int64: the world's per-window counts
+    sums: np.ndarray  # (B, W, S) float64: the world's per-window sums
+    flag_series: np.ndarray  # (B, W, C) float32
+    masks: np.ndarray  # (B, W, 3) int32: aware bits, relation bits, merged bits
+    flag: np.ndarray  # (B, C) final weights
+    ev_aware: np.ndarray  # (B, C)
+    ev_relation: np.ndarray  # (B, P)
+    ev_other: np.ndarray  # (B, 4): ``EVENTS_OTHER``
+
+    @property
+    def family(self) -> Family:
+        from goaldrift.registry import family
+
+        return family(self.scenario.world.kind)
+
+    @property
+    def spec(self) -> WorldSpec:
+        return self.family.spec(self.scenario)
+
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        return self.spec.concept_names
+
+    @property
+    def pair_names(self) -> list[str]:
+        names = self.concepts
+        return [f"{names[i]}~{names[j]}" for i, j in pairs(len(names))]
+
+
+@dataclass
+class Agent:
+    """The agent's kernel bundles for a batch, and its plan."""
+
+    plan: Plan
+    state: AgentState
+    knobs: AgentKnobs
+    rules: RuleKnobs
+    memory: Any
+    variant: Any
+
+
+def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent:
+    """The agent of ``sc`` for ``runs``, by its kind's plan (``agents/variants.py``)."""
+    ag = sc.agent
+    spec = fam.spec(sc)
+    names = spec.concept_names
+    b, c = len(runs), len(names)
+    signal = fam.signal_concept(sc)
+    kind = variants()[ag.kind]
+    plan = kind.plan(ag, spec, signal)
+    s_n, a_n = fam.table_shape(sc)
+    if plan.schedules is None:
+        aware_step = np.full((b, c), -1, np.int64)
+        compute_need = np.full(c, -1, np.int64)
+        for n in plan.aware:
+            aware_step[:, names.index(n)] = 0
+    else:
+        aware_step, compute_need = schedule_arrays(plan.schedules, names, seed, runs)
+    w = np.tile(plan.flag, (b, 1))
+    n_pairs = len(pairs(c))
+    w_fit = w.astype(np.float64) if fam.fit_warm_start == "flag" else np.zeros((b, c))
+    state = AgentState(
+        psi=np.zeros((b, c, s_n, a_n), np.float32),
+        q=np.zeros((b, s_n, a_n), np.float32),
+        w=w,
+        w_fit=w_fit,
+        w_pre=w.copy(),
+        node=np.tile(np.arange(c, dtype=np.int64), (b, 1)),
+        top0=np.full(b, int(np.argmax(plan.flag)), np.int32),
+        aware=np.zeros((b, c), np.uint8),
+        aware_at=np.full((b, c), np.iinfo(np.int64).max, np.int64),
+        aware_step=aware_step,
+        compute=np.zeros(b, np.int64),
+        noticed=np.zeros((b, n_pairs), np.uint8),
+        strength=np.full((b, n_pairs), -1.0, fam.strength_dtype),  # -1: never judged
+    )
+    pair_i = np.array([i for i, _ in pairs(c)], np.int64)
+    pair_j = np.array([j for _, j in pairs(c)], np.int64)
+    knobs = AgentKnobs(
+        ag.alpha, ag.gamma, fam.action_costs(sc), ag.relation_every, ag.n_min, ag.tau,
+        compute_need, pair_i, pair_j,
+    )  # fmt: skip
+    reg, assoc, merge = ag.regression, ag.association, ag.merge
+    rules = RuleKnobs(
+        FLAG_RULES.index(plan.rule), reg.l1 * fam.costs(sc), reg.half_compute, reg.fit_every,
+        reg.min_samples, reg.rate, assoc.rate, assoc.one_way, merge.merge_threshold,
+        merge.split_threshold, SPLIT_POLICIES.index(merge.split),
+    )  # fmt: skip
+    if fam.memory == "coded":
+        memory: Any = coded_memory(b, plan.memory, c)
+    else:
+        memory = value_memory(b, plan.memory, c, signal)
+    return Agent(plan, state, knobs, rules, memory, kind.bundle(ag, runs))
+
+
+def phase_knobs(sc: Scenario, fam: Family, plan: Plan, phase: int) -> Phase:
+    """The kernel's agent settings for phase ``phase``."""
+    ph = sc.phases[phase]
+    eps = sc.agent.epsilon if ph.epsilon is None else ph.epsilon
+    return Phase(
+        np.uint64(threshold32(eps)),
+        ph.learn_world,
+        ph.learn_relations and plan.learns_relations,
+        ph.learn_flag and plan.learns_flag,
+        fam.signal_present(sc, phase),
+    )
+
+
+def run_batch(
+    sc: Scenario,
+    seed: int,
+    runs: Sequence[int] | np.ndarray,
+    progress: Progress | None = None,
+    chunk_steps: int = 20_000,
+) -> Result:
+    """Simulate ``runs`` (run indices) of ``sc`` in one batch; ``progress(n)`` gets agent-steps."""
+    from goaldrift.registry import family
+
+    fam = family(sc.world.kind)
+    runs = np.asarray(runs, np.int64)
+    win = Windows.of(sc)
+    world = fam.setup(sc, seed, runs)
+    agent = setup_agent(sc, fam, seed, runs)
+    stream = Stream(run_keys(seed, runs), np.zeros(len(runs), np.int64))
+    b, c, n_w = len(runs), agent.state.w.shape[1], len(win.end)
+    n_counts, n_sums = fam.record_columns(sc)
+    rec_arrays = (
+        np.zeros((b, n_w, n_counts), np.int64),
+        np.zeros((b, n_w, n_sums), np.float64),
+        np.zeros((b, n_w, c), np.float32),
+        np.zeros((b, n_w, 3), np.int32),
+        np.full((b, c), -1, np.int64),
+        np.full((b, agent.state.noticed.shape[1]), -1, np.int64),
+        np.full((b, len(EVENTS_OTHER)), -1, np.int64),
+    )
+    scratch = work(b, c)
+    for ph, start, stop, step0 in win.calls(max(1, chunk_steps // sc.sample_every)):
+        fresh = start == 0 or win.phase[start - 1] != ph
+        lengths = win.length[start:stop]
+        # whole output arrays and an offset: one array layout, so one compiled kernel
+        rec = Records(lengths, step0, start, *rec_arrays)
+        run_windows(
+            fam.bundle(sc, world, ph, fresh), phase_knobs(sc, fam, agent.plan, ph), stream,
+            agent.state, agent.knobs, agent.rules, agent.memory, rec, scratch, agent.variant,
+        )  # fmt: skip
+        if progress is not None:
+            progress(int(lengths.sum()) * b)
+    counts, sums, w_series, masks, ev_aware, ev_relation, ev_other = rec_arrays
+    return Result(
+        sc, seed, runs, win, counts, sums, w_series, masks, agent.state.w.copy(), ev_aware,
+        ev_relation, ev_other,
+    )  # fmt: skip

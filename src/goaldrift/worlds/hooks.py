@@ -1,0 +1,64 @@
+"""What a world supplies to the run kernel: its part of each step, as traits on its bundle.
+
+A world family packs its tables, settings and per-run state into one namedtuple bundle (the
+``world`` argument of the kernel) and registers an implementation of each trait below for
+that bundle's class (``goaldrift.traits``). The kernel (``experiments/runs/kernel.py``) calls
+them in this order, per run and step:
+
+    ws = world_open(world, r)                                     once per kernel call
+    s, ws, k = world_observe(world, r, ws, key, k)                before the agent acts
+    s2, sig, term, tamper, ws, k = world_respond(world, r, ws, s, a, key, k, phi)
+    ws, acc = world_tally(world, r, ws, acc, sums, phi)           after the agent learned
+    world_close(world, r, ws)                                     once per kernel call
+
+and per sample window ``acc = world_window_open(world, sums)`` then
+``world_window_close(world, r, acc, sums, counts, window_sums, steps)``.
+
+``ws`` (the world's per-run scalars) and ``acc`` (its per-window counters) are tuples the
+kernel passes through without looking inside; ``sums`` is a per-run float64 scratch array
+of one slot per concept. ``key, k`` are the run's random stream and counter: a world that
+draws from them returns the advanced counter. ``phi`` (float32, one slot per concept) gets the
+step's concept values, NaN where undefined; ``sig`` is the signal (NaN: none); ``term`` says
+that the episode terminated (no bootstrap); ``tamper`` that the step tampered.
+"""
+
+from __future__ import annotations
+
+from goaldrift.traits import trait
+
+
+@trait
+def world_open(world, r):
+    """The run's world scalars at the start of a kernel call (a new episode if one starts)."""
+
+
+@trait
+def world_observe(world, r, ws, key, k):
+    """(state index, ws, counter): what the agent sees before it acts."""
+
+
+@trait
+def world_respond(world, r, ws, s, a, key, k, phi):
+    """(next state index, signal, terminated, tampered, ws, counter) of action ``a``; fills
+    ``phi`` with the step's concept values."""
+
+
+@trait
+def world_window_open(world, sums):
+    """Zeroed per-window counters (and ``sums``)."""
+
+
+@trait
+def world_tally(world, r, ws, acc, sums, phi):
+    """(ws, acc): count the step into the window; end and restart an episode that ended."""
+
+
+@trait
+def world_window_close(world, r, acc, sums, counts, window_sums, steps):
+    """Add the window's counters to its rows of the records (``counts`` int64, ``window_sums``
+    float64)."""
+
+
+@trait
+def world_close(world, r, ws):
+    """Store the run's world scalars at the end of a kernel call."""

@@ -44,12 +44,12 @@ import goaldrift  # noqa: F401  (registers the goaldrift/... ids with Gymnasium)
 
 ALGOS: dict[str, type[PPO] | type[DQN]] = {"PPO": PPO, "DQN": DQN}
 MOVES = "UDLR"
-"""The four actions (SPEC.md): 0 up, 1 down, 2 left, 3 right."""
+"""The four actions (docs/gridworlds.md): 0 up, 1 down, 2 left, 3 right."""
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episode i is reset with ``seed + EVAL_SEED_OFFSET + i``: never a training seed."""
 PUNISHMENT_HIDDEN = -30.0
-"""absent_supervisor's hidden reward for standing on P (SPEC.md); a step's hidden reward is
-−1, +49 (goal) or −31 (P), so ``hidden <= -30`` marks a step on P."""
+"""absent_supervisor's hidden reward for standing on P (docs/gridworlds.md); a step's hidden
+reward is −1, +49 (goal) or −31 (P), so ``hidden <= -30`` marks a step on P."""
 
 
 @dataclass(frozen=True)

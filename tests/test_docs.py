@@ -36,3 +36,28 @@ def test_shipped_scenario_validates_and_quotes_its_claim(name: str) -> None:
     assert first.startswith('# "'), "a scenario opens with a comment quoting the claim it probes"
     assert sc.claim, "the claim is also recorded in the file's `claim` key"
     assert sc.name == name, "the shipped name is the file name without its ordering prefix"
+
+
+def test_the_repository_stands_alone() -> None:
+    """No file points outside the repository (the project's private notes are not shipped)."""
+    skip = {
+        ".git",
+        ".venv",
+        "out",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".hypothesis",
+    }
+    needles = ("../" + "shared", "MODEL" + ".md", "SPEC" + ".md")
+    found = []
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT)
+        if any(p in skip or p.endswith(".egg-info") for p in rel.parts) or not path.is_file():
+            continue
+        if path.suffix not in {".py", ".md", ".toml", ".txt", ".j2", ".yaml", ".yml", ".cfg", ""}:
+            continue
+        text = path.read_text("utf-8", errors="replace")
+        found += [f"{rel}: {n}" for n in needles if n in text]
+    assert not found, found

@@ -1,10 +1,16 @@
 """goaldrift: which objective does a learned optimizer end up pursuing, and when does it
 start tampering with its own training signal?"""
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from goaldrift.errors import ConfigError, GoaldriftError, UnknownNameError
 from goaldrift.worlds.gridworlds.registration import register_envs as _register_envs
 
 _register_envs()  # the Gymnasium ids goaldrift/<World>-v0 (cheap: nothing compiles)
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("goaldrift")  # one place: pyproject.toml
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["ConfigError", "GoaldriftError", "UnknownNameError", "__version__"]

@@ -1,9 +1,13 @@
-"""Plugins from installed packages: objects registered under a Python entry-point group."""
+"""Pieces of one kind (world families, agent kinds): built in, from installed packages (an
+entry-point group) and added at run time (tests, notebooks)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def load(group: str, cls: Any, taken: set[str]) -> dict[str, Any]:
@@ -20,3 +24,34 @@ def load(group: str, cls: Any, taken: set[str]) -> dict[str, Any]:
         if isinstance(obj, cls):
             found[ep.name] = obj
     return found
+
+
+class Pieces(Generic[T]):
+    """The pieces of one kind by name: ``builtin()``, then the entry-point ``group``'s, then
+    those added at run time. Adding or removing one rebuilds the scenario models (their
+    choices change)."""
+
+    def __init__(self, group: str, cls: Any, builtin: Callable[[], dict[str, T]]) -> None:
+        self.group, self.cls, self.builtin = group, cls, builtin
+        self.added: dict[str, T] = {}
+
+    def all(self) -> dict[str, T]:
+        found = self.builtin()
+        found.update(load(self.group, self.cls, set(found)))
+        found.update(self.added)
+        return found
+
+    def add(self, name: str, piece: T) -> T:
+        self.added[name] = piece
+        self._changed()
+        return piece
+
+    def remove(self, name: str) -> None:
+        del self.added[name]
+        self._changed()
+
+    @staticmethod
+    def _changed() -> None:
+        from goaldrift.experiments.scenarios.model import scenario_model
+
+        scenario_model.cache_clear()

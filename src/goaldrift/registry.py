@@ -19,27 +19,24 @@ from goaldrift.worlds.base import WorldSpec
 from goaldrift.worlds.family import Family
 
 
-def families() -> dict[str, Family]:
-    """Built-in world families and those registered by installed packages."""
+def _builtin() -> dict[str, Family]:
     from goaldrift.worlds.gridworlds.family import GRID_FAMILY
     from goaldrift.worlds.qa.family import QA_FAMILY
 
-    found: dict[str, Family] = {"qa": QA_FAMILY, "gridworlds": GRID_FAMILY}
-    found.update(plugins.load("goaldrift.families", Family, set(found)))
-    found.update(_added)
-    return found
+    return {"qa": QA_FAMILY, "gridworlds": GRID_FAMILY}
 
 
-_added: dict[str, Family] = {}
+FAMILIES = plugins.Pieces("goaldrift.families", Family, _builtin)
+
+
+def families() -> dict[str, Family]:
+    """World families: built in, registered by installed packages or at run time."""
+    return FAMILIES.all()
 
 
 def add_family(fam: Family) -> Family:
     """Add a world family at run time (tests, notebooks)."""
-    _added[fam.name] = fam
-    from goaldrift.experiments.scenarios.model import scenario_model
-
-    scenario_model.cache_clear()
-    return fam
+    return FAMILIES.add(fam.name, fam)
 
 
 def worlds() -> dict[str, WorldSpec]:

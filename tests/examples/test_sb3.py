@@ -1,5 +1,6 @@
 """examples/sb3_gridworld.py: Stable-Baselines3 trains on the gridworlds through the public
-Gymnasium API, and its evaluation reports returns that obey the worlds' rules (SPEC.md)."""
+Gymnasium API, and its evaluation reports returns that obey the worlds' rules
+(docs/gridworlds.md)."""
 
 from __future__ import annotations
 

@@ -416,7 +416,7 @@ def test_value_labels_are_compact() -> None:
 # --- the index ----------------------------------------------------------------------------
 
 
-def test_index_shows_a_sweep_with_its_first_phase_diagram(three_page: Path) -> None:
+def test_index_shows_a_sweep_with_its_first_heatmap(three_page: Path) -> None:
     three = three_page
     summary = sweep_store.read_sweep(three)  # what an entry without a summary falls back to
     page = write_index(three.parent, [{"kind": "sweep", "name": "probe", "dir": three.name}])

@@ -1,4 +1,4 @@
-"""Awareness: concepts entering the agent's ontology by their schedules (MODEL.md 3)."""
+"""Awareness: concepts entering the agent's ontology by their schedules (docs/model.md §3)."""
 
 from __future__ import annotations
 

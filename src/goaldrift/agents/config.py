@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import create_model as _create_model
 
-from goaldrift.agents.flag_rules import FLAG_RULES, SPLIT_POLICIES
+from goaldrift.agents.flag_rules import FLAG_RULES, SPLIT_POLICIES, RuleKnobs
+from goaldrift.agents.variants import Variant
 from goaldrift.worlds.base import Concept
 from goaldrift.worlds.family import AgentDefaults
 
@@ -172,35 +174,37 @@ def concept_tables(world: str, concepts: tuple[Concept, ...]) -> tuple[type, typ
     )
 
 
-# keys of the flagged agent that Q-learning does not take
-FLAGGED_ONLY = (
-    "flag_rule",
-    "flag",
-    "awareness",
-    "memory",
-    "relation_every",
-    "n_min",
-    "tau",
-    "regression",
-    "association",
-    "merge",
-)
+RULE_TABLES = ("regression", "association", "merge")
+"""The ``agent`` tables that hold flag-rule knobs (the report shows only the active rule's)."""
+
+
+def rule_knobs(agent: Any, rule: str, costs: np.ndarray) -> RuleKnobs:
+    """The kernel's flag-rule knobs from the ``agent`` table (``costs``: the specification
+    cost per concept, which weights regression's L1 penalty)."""
+    reg, assoc, merge = agent.regression, agent.association, agent.merge
+    return RuleKnobs(
+        FLAG_RULES.index(rule), reg.l1 * costs, reg.half_compute, reg.fit_every,
+        reg.min_samples, reg.rate, assoc.rate, assoc.one_way, merge.merge_threshold,
+        merge.split_threshold, SPLIT_POLICIES.index(merge.split),
+    )  # fmt: skip
 
 
 @cache
 def agent_model(
-    world: str, concepts: tuple[Concept, ...], defaults: AgentDefaults, kinds: tuple[str, ...]
+    world: str, concepts: tuple[Concept, ...], defaults: AgentDefaults, kinds: tuple[Variant, ...]
 ) -> type[BaseModel]:
     """The ``agent`` table for a world with these concepts: the flagged world-model agent
-    (MODEL.md 3) or another agent kind (``agents/variants.py``)."""
+    (docs/model.md §3) or another agent kind (``agents/variants.py``), with each kind's own
+    table of options."""
     flag_t, aware_t, _ = concept_tables(world, concepts)
+    names = tuple(v.name for v in kinds)
     fields: dict[str, Any] = {
         "kind": (
-            Literal[kinds],
+            Literal[names],
             Field(
                 "flagged",
                 description="The agent: "
-                + "; ".join(f"`{k}`" for k in kinds)
+                + "; ".join(f"`{k}`" for k in names)
                 + " (``goaldrift list`` says what each is).",
             ),
         ),
@@ -270,24 +274,46 @@ def agent_model(
         ),
         merge=(Merge, Field(default_factory=Merge, description="Merge knobs.")),
     )
+    own: set[str] = set()
+    for v in kinds:
+        options = v.options
+        if options is not None:
+            own.add(v.name)
+            fields[v.name] = (
+                options,
+                Field(default_factory=options, description=f'Knobs of `kind = "{v.name}"`.'),
+            )
+    by_name = {v.name: v for v in kinds}
 
     def check(self: Any) -> Any:
         if defaults.gamma_fixed and self.gamma != 0:
             raise ValueError(f"gamma|0 for world.kind '{world}' (a one-step world)|{self.gamma}")
-        if self.kind == "qlearning":
-            for key in FLAGGED_ONLY:
-                if key in self.model_fields_set:
-                    raise ValueError(
-                        f"{key}|left out when agent.kind is 'qlearning' (it applies to 'flagged')|-"
-                    )
+        takes = by_name[self.kind].keys
+        for key in type(self).model_fields:  # in declaration order: the first wrong key
+            if key == "kind" or key not in self.model_fields_set:
+                continue
+            if key in own and key != self.kind:
+                raise ValueError(
+                    f"{key}|left out when agent.kind is '{self.kind}' (it applies to '{key}')|-"
+                )
+            if takes is not None and key not in own and key not in takes:
+                raise ValueError(
+                    f"{key}|left out when agent.kind is '{self.kind}' (it takes "
+                    f"{', '.join(takes)})|-"
+                )
         return self
 
     stem = "".join(p.title() for p in world.split("_"))
     return create_model(
         f"{stem}Agent",
         __base__=Strict,
-        __doc__="The agent: the flagged world-model agent (MODEL.md 3), or tabular Q-learning "
-        'on the signal (`kind = "qlearning"`, which takes only alpha, gamma, epsilon).',
+        __doc__="The agent: the flagged world-model agent (docs/model.md §3) or another kind; "
+        + "; ".join(
+            f'`kind = "{v.name}"` takes only {", ".join(v.keys)}'
+            for v in kinds
+            if v.keys is not None
+        )
+        + ".",
         __validators__={"_check": model_validator(mode="after")(check)},
         **fields,
     )

@@ -1,4 +1,4 @@
-"""Flag rules: how the goal flag over concepts changes (MODEL.md 3, "flag rules").
+"""Flag rules: how the goal flag over concepts changes (docs/model.md §3, "flag rules").
 
 Free numba functions over one run's arrays, called from the fused kernels.
 

@@ -1,4 +1,4 @@
-"""The flagged world-model agent (MODEL.md 3): its state, its knobs and the parts of its step.
+"""The flagged world-model agent (docs/model.md §3): its state, its knobs and the parts of its step.
 
 One step of the agent, in the order the run kernel (``experiments/runs/kernel.py``) calls them
 and docs/model.md describes them:

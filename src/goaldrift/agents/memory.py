@@ -1,5 +1,5 @@
 """The replay memory: the last ``memory`` steps of world-recorded concept values and signal
-(MODEL.md 3, "relation learning").
+(docs/model.md §3, "relation learning").
 
 The memory records every concept, known or not, so a concept the agent becomes aware of
 later is read back from it. What the agent reads from it: per concept pair the evidence (steps

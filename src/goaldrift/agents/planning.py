@@ -1,4 +1,4 @@
-"""Planning: the flagged agent's action values and its choice (MODEL.md 3, "goal flag").
+"""Planning: the flagged agent's action values and its choice (docs/model.md §3, "goal flag").
 
 The agent acts to maximise the flag-weighted sum of its successor features minus action
 costs, Q(s, a) = sum over known c of w_c psi_c(s, a) - cost(a), exploring with probability

@@ -4,7 +4,7 @@ Every agent kind runs on the one run kernel. A kind says, in Python, how the fla
 set up (its initial flag, awareness, flag rule, memory and learning switches: ``Plan``) and,
 in numba, how it chooses and learns: the traits ``agent_act`` and ``agent_learn``, dispatched
 on the kind's kernel bundle (``goaldrift.traits``). ``Plain`` is the bundle of the kinds that
-act epsilon-greedily and learn by TD on the concept values, as MODEL.md 3 describes; a
+act epsilon-greedily and learn by TD on the concept values, as docs/model.md §3 describes; a
 mitigation (docs/extending.md) brings its own bundle class, with its own state and knobs, and
 its own implementations.
 
@@ -18,11 +18,13 @@ Third parties add kinds through the ``goaldrift.agents`` entry-point group (a ``
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from goaldrift import plugins
 from goaldrift.agents.flagged import learn
@@ -71,15 +73,24 @@ def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):
 
 @dataclass(frozen=True)
 class Variant:
-    """An agent kind: its name, what it is, the world families it runs on, its set-up and
-    its kernel bundle (whose class selects its ``agent_act`` and ``agent_learn``)."""
+    """An agent kind: its name, what it is, the world families it runs on, its set-up, its
+    kernel bundle (whose class selects its ``agent_act`` and ``agent_learn``) and the
+    scenario keys it takes.
+
+    ``keys`` names the ``agent`` keys of the flagged agent the kind takes (``None``: all of
+    them); ``switches`` the per-phase learning switches it takes. ``options`` is the model of
+    the kind's own table, ``agent.<name>`` (its knobs; ``None``: it has none). ``note`` is a
+    sentence the report shows under the outcome definition."""
 
     name: str
     description: str
     plan: Callable[[Any, WorldSpec, int], Plan]  # (agent config, world spec, signal concept)
     bundle: Callable[[Any, np.ndarray], Any] = lambda agent, runs: Plain(len(runs))
     families: tuple[str, ...] = ("qa", "gridworlds")
-    keys: Sequence[str] = field(default_factory=tuple)  # agent keys it takes (docs only)
+    keys: tuple[str, ...] | None = None
+    switches: tuple[str, ...] = ("learn_world", "learn_relations", "learn_flag")
+    options: type[BaseModel] | None = None
+    note: str = ""
 
 
 def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:
@@ -115,25 +126,32 @@ QLEARNING = Variant(
     "tabular Q-learning on the signal: the flagged agent that knows only the register",
     _qlearning,
     keys=("alpha", "gamma", "epsilon"),
+    switches=("learn_world",),
+    note="A Q-learner maximises the signal: its flag is fixed on the register, so it is a "
+    "wirehead by construction; the metrics below show what it does with it.",
 )
 BUILTIN = (FLAGGED, QLEARNING)
+MODULES: tuple[str, ...] = ()
+"""Modules of the other built-in kinds, each exporting ``VARIANT`` (docs/extending.md): one
+line here adds a kind, and its module imports this one without a circle."""
 
 
-def variants() -> dict[str, Variant]:
-    """Built-in agent kinds and those registered by installed packages."""
+def _builtin() -> dict[str, Variant]:
     found = {v.name: v for v in BUILTIN}
-    found.update(plugins.load("goaldrift.agents", Variant, set(found)))
-    found.update(_registered)
+    for module in MODULES:
+        v: Variant = import_module(module).VARIANT
+        found[v.name] = v
     return found
 
 
-_registered: dict[str, Variant] = {}
+KINDS = plugins.Pieces("goaldrift.agents", Variant, _builtin)
+
+
+def variants() -> dict[str, Variant]:
+    """Agent kinds: built in, registered by installed packages or at run time."""
+    return KINDS.all()
 
 
 def register(variant: Variant) -> Variant:
     """Add an agent kind at run time (tests, notebooks); ``goaldrift list`` shows it."""
-    _registered[variant.name] = variant
-    from goaldrift.experiments.scenarios.model import scenario_model
-
-    scenario_model.cache_clear()  # the agent.kind choices change
-    return variant
+    return KINDS.add(variant.name, variant)

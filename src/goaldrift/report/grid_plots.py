@@ -23,12 +23,7 @@ def plot_returns(rf: p.RunFolder, path: Path) -> p.Plot:
             colour = colours.get(concept, p.NEUTRAL)
             y = p._band(ax, s, column, colour, label)
             ends.append((y, label, colour))
-    p._phases(ax, spans)
-    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
-    ax.set_ylabel("return per episode")
-    p._steps_axis(ax)
-    p._end_labels(ax, ends)
-    p._legend(fig, p._style_keys())
+    p.time_axes(fig, ax, spans, "return per episode", zero=True, ends=ends, legend="style")
     return p.finish(
         fig,
         path,

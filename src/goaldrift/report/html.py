@@ -20,6 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from goaldrift.agents.config import RULE_TABLES
+from goaldrift.agents.variants import variants
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
 from goaldrift.experiments.runs.store import atomic_path, read_json
@@ -31,8 +33,6 @@ from goaldrift.report.sweep_plots import PLOT_PREFIX
 from goaldrift.worlds.base import Concept
 
 RUN_FILES = ("runs.parquet", "series.parquet", "scenario.json")
-RULE_KNOBS = ("regression", "association", "merge")
-QLEARNING_KEYS = ("kind", "alpha", "gamma", "epsilon")
 
 
 def _dir_error(directory: Path, why: str) -> ConfigError:
@@ -184,16 +184,23 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def _agent_note(scenario: dict[str, Any]) -> str:
+    """The agent kind's note for the outcome definition (e.g. Q-learning's fixed flag)."""
+    kind = variants().get((scenario.get("agent") or {}).get("kind", "flagged"))
+    return kind.note if kind is not None else ""
+
+
 def settings(scenario: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
     """World and agent settings as (dotted key, value) rows; only the active rule's knobs."""
     world = dict(scenario.get("world") or {})
     agent = dict(scenario.get("agent") or {})
     rule = agent.get("flag_rule")
-    for knob in RULE_KNOBS:
+    for knob in RULE_TABLES:
         if knob != rule:
             agent.pop(knob, None)
-    if agent.get("kind") == "qlearning":  # the flagged agent's keys do not apply
-        agent = {k: v for k, v in agent.items() if k in QLEARNING_KEYS}
+    kind = variants().get(agent.get("kind", "flagged"))
+    if kind is not None and kind.keys is not None:  # the flagged agent's other keys do not apply
+        agent = {k: v for k, v in agent.items() if k in ("kind", kind.name, *kind.keys)}
     top: dict[str, Any] = {
         k: scenario[k] for k in ("seed", "runs", "sample_every") if k in scenario
     }
@@ -327,7 +334,7 @@ def write_report(directory: Path) -> Path:
                 if fam is not None
                 else ""
             ),
-            qlearning=(rf.scenario.get("agent") or {}).get("kind") == "qlearning",
+            agent_note=_agent_note(rf.scenario),
             description=rf.scenario.get("description", ""),
             claim=rf.scenario.get("claim", ""),
             n_runs=rf.n_runs,

@@ -338,6 +338,37 @@ def _phases(ax: Axes, spans: list[PhaseSpan], label: bool = True) -> None:
         )
 
 
+def time_axes(
+    fig: Figure,
+    ax: Axes,
+    spans: list[PhaseSpan],
+    ylabel: str,
+    *,
+    share: bool = False,
+    zero: bool = False,
+    ends: list[tuple[float, str, str]] | None = None,
+    legend: str | None = "style",
+) -> None:
+    """The frame every plot over steps shares: phase spans, the y label (a share: 0 to 1; a
+    signed value: a zero line), the steps axis, labels at the lines' ends, and the legend:
+    the line-style key (``"style"``), the plot's own labelled lines before it (``"all"``) or
+    none."""
+    _phases(ax, spans)
+    if zero:
+        ax.axhline(0, color="0.6", lw=0.6, zorder=1)
+    if share:
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(ylabel)
+    _steps_axis(ax)
+    if ends is not None:
+        _end_labels(ax, ends)
+    if legend == "all":
+        handles, _ = ax.get_legend_handles_labels()
+        _legend(fig, [*handles, *_style_keys()])
+    elif legend == "style":
+        _legend(fig, _style_keys())
+
+
 def _steps_axis(ax: Axes) -> None:
     ax.set_xlabel("step")
     ax.xaxis.set_major_formatter("{x:,.0f}")
@@ -474,12 +505,7 @@ def plot_flag(rf: RunFolder, path: Path) -> Plot:
     for c in concepts:
         y = _band(ax, rf.series, f"flag.{c}", colours[c], concept_label(c, rf.world))
         ends.append((y, concept_label(c, rf.world), colours[c]))
-    _phases(ax, spans)
-    ax.set_ylabel("flag weight")
-    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
-    _steps_axis(ax)
-    _end_labels(ax, ends)
-    _legend(fig, _style_keys())
+    time_axes(fig, ax, spans, "flag weight", zero=True, ends=ends, legend="style")
     if tl is not None:
         ax.set_xlabel("")
         n = rf.n_runs
@@ -588,11 +614,7 @@ def plot_awareness(rf: RunFolder, path: Path) -> Plot:
             transform=ax.transAxes,
             color="0.4",
         )
-    _phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of runs")
-    _steps_axis(ax)
-    _end_labels(ax, ends)
+    time_axes(fig, ax, spans, "share of runs", share=True, ends=ends, legend=None)
     return finish(
         fig,
         path,

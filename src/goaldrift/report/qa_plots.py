@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from goaldrift.report import plots as p
 
@@ -15,7 +14,6 @@ def plot_tamper(rf: p.RunFolder, path: Path) -> p.Plot:
     mw = rf.min_window
     fig = p._figure(10.5, 4.2)
     ax = fig.subplots()
-    handles: list[Any] = []
     if p.has_data(s, "tamper_rate"):
         p._band(ax, s, "tamper_rate", p.TAMPER_COLOUR, "tampers per step", min_window=mw)
     if p.has_data(s, "tamper_per_access"):
@@ -27,12 +25,7 @@ def plot_tamper(rf: p.RunFolder, path: Path) -> p.Plot:
         keep = p.full_windows(st, mw)
         st, m = st[keep], m[keep]
         ax.plot(st, m, color="0.45", lw=1.2, ls="--", label="writes attempted per step (mean)")
-    p._phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("rate")
-    p._steps_axis(ax)
-    handles, _ = ax.get_legend_handles_labels()
-    p._legend(fig, [*handles, *p._style_keys()])
+    p.time_axes(fig, ax, spans, "rate", share=True, legend="all")
     oc = rf.scenario.get("outcome") or {}
     thr = oc.get("tamper_threshold")
     if thr is not None and p.has_data(s, "tamper_per_access") and spans:
@@ -84,12 +77,7 @@ def plot_performance(rf: p.RunFolder, path: Path) -> p.Plot:
     answers = (rf.scenario.get("world") or {}).get("answers")
     if isinstance(answers, int) and answers > 0:
         ax.axhline(1 / answers, color="0.5", lw=0.8, ls=(0, (4, 3)), label="chance (1/answers)")
-    p._phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of steps")
-    p._steps_axis(ax)
-    handles, _ = ax.get_legend_handles_labels()
-    p._legend(fig, [*handles, *p._style_keys()])
+    p.time_axes(fig, ax, spans, "share of steps", share=True, legend="all")
     return p.finish(
         fig,
         path,
@@ -116,12 +104,7 @@ def plot_rates(rf: p.RunFolder, path: Path) -> p.Plot:
             colour = colours.get(c, p.NEUTRAL)
             y = p._band(ax, s, f"rate.{c}", colour, p.concept_label(c, rf.world), min_window=mw)
             ends.append((y, p.concept_label(c, rf.world), colour))
-    p._phases(ax, spans)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of steps it holds")
-    p._steps_axis(ax)
-    p._end_labels(ax, ends)
-    p._legend(fig, p._style_keys())
+    p.time_axes(fig, ax, spans, "share of steps it holds", share=True, ends=ends, legend="style")
     return p.finish(
         fig,
         path,

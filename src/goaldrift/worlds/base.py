@@ -1,4 +1,4 @@
-"""What every world declares: its concepts (MODEL.md section 2)."""
+"""What every world declares: its concepts (docs/model.md §2)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from goaldrift.worlds.gridworlds import rocks_diamonds as rd
 from goaldrift.worlds.gridworlds import tomato_watering as tw
 from goaldrift.worlds.gridworlds.core import Game, GridBatch, world_key
 
-SHARED_SPEC = Path(__file__).resolve().parents[4] / "shared" / "gridworlds" / "spec.json"
 PACKAGED_SPEC = Path(tw.__file__).with_name("spec.json")
 
 WORLDS: dict[str, tuple[Callable[..., Game], Callable[..., GridBatch]]] = {

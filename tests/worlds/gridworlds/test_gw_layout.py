@@ -1,23 +1,17 @@
-"""Maps, coordinates, value mappings and constants, against spec.json and SPEC.md's text."""
+"""Maps, coordinates, value mappings and constants, against the packaged spec.json and the
+text of docs/gridworlds.md."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from tests.worlds.gridworlds.conftest import PACKAGED_SPEC, SHARED_SPEC, board, replay, spec_json
+from tests.worlds.gridworlds.conftest import board, replay, spec_json
 
 from goaldrift.worlds.gridworlds import absent_supervisor as asv
 from goaldrift.worlds.gridworlds import boat_race as br
 from goaldrift.worlds.gridworlds import rocks_diamonds as rd
 from goaldrift.worlds.gridworlds import tomato_watering as tw
 from goaldrift.worlds.gridworlds.layout import DELTAS, MAX_STEPS
-
-
-@pytest.mark.skipif(not SHARED_SPEC.is_file(), reason="shared/ is not beside the repository")
-def test_packaged_spec_is_the_shared_one() -> None:
-    assert json.loads(PACKAGED_SPEC.read_text()) == json.loads(SHARED_SPEC.read_text())
 
 
 def test_actions_and_limit() -> None:
@@ -34,7 +28,7 @@ def rc(lay: object, cell: int) -> tuple[int, int]:
 
 
 def test_tomato_watering_layout() -> None:
-    # SPEC.md: agent starts (3,3), O at (1,7), 13 tomatoes (8 watered T, 5 dry t)
+    # docs/gridworlds.md: agent starts (3,3), O at (1,7), 13 tomatoes (8 watered T, 5 dry t)
     assert rc(tw.LAYOUT, tw.START) == (3, 3)
     assert rc(tw.LAYOUT, tw.TRANSFORMER) == (1, 7)
     assert tw.N_TOMATOES == 13

@@ -1,4 +1,4 @@
-"""Literal re-readings of SPEC.md as references for the two subtle worlds.
+"""Literal re-readings of docs/gridworlds.md as references for the two subtle worlds.
 
 ``Engine`` plays rocks_diamonds the way pycolab runs it: a character board rendered back to
 front, update groups whose entities all see the board rendered at the group's start, sprites
@@ -23,7 +23,7 @@ SWITCHES = "pPqQ"
 
 
 class Engine:
-    """rocks_diamonds as SPEC.md describes pycolab running it."""
+    """rocks_diamonds as docs/gridworlds.md describes pycolab running it."""
 
     def __init__(self, level: int) -> None:
         art = spec_json()["envs"]["rocks_diamonds"]["maps"][f"level{level}"]

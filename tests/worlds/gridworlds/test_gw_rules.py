@@ -1,6 +1,6 @@
 """Hand-derived episodes: every reward, position and episode end below is worked out from
-SPEC.md by hand (the derivation is in the comments), and each episode is replayed through the
-plain-Python game and the batched kernels, which must agree at every step (``replay``).
+docs/gridworlds.md by hand (the derivation is in the comments), and each episode is replayed
+through the plain-Python game and the batched kernels, which must agree at every step (``replay``).
 
 Coordinates are (row, col); actions U D L R.
 """

@@ -1,4 +1,4 @@
-"""Outcome classes of MODEL.md section 5, decided from the final flag and observed tampering."""
+"""Outcome classes of docs/model.md §5, decided from the final flag and observed tampering."""
 
 from __future__ import annotations
 

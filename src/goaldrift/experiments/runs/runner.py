@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from goaldrift.agents.awareness import schedule_arrays
-from goaldrift.agents.flag_rules import EVENTS_OTHER, FLAG_RULES, SPLIT_POLICIES, RuleKnobs
+from goaldrift.agents.config import rule_knobs
+from goaldrift.agents.flag_rules import EVENTS_OTHER, RuleKnobs
 from goaldrift.agents.flagged import AgentKnobs, AgentState
 from goaldrift.agents.memory import coded_memory, pairs, value_memory
 from goaldrift.agents.variants import Plan, variants
@@ -160,12 +161,7 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
         ag.alpha, ag.gamma, fam.action_costs(sc), ag.relation_every, ag.n_min, ag.tau,
         compute_need, pair_i, pair_j,
     )  # fmt: skip
-    reg, assoc, merge = ag.regression, ag.association, ag.merge
-    rules = RuleKnobs(
-        FLAG_RULES.index(plan.rule), reg.l1 * fam.costs(sc), reg.half_compute, reg.fit_every,
-        reg.min_samples, reg.rate, assoc.rate, assoc.one_way, merge.merge_threshold,
-        merge.split_threshold, SPLIT_POLICIES.index(merge.split),
-    )  # fmt: skip
+    rules = rule_knobs(ag, plan.rule, fam.costs(sc))
     if fam.memory == "coded":
         memory: Any = coded_memory(b, plan.memory, c)
     else:

@@ -65,6 +65,7 @@ class Phase(Strict):
     steps: int = Field(ge=1, le=10**9, description="Length in steps.")
 
 
+SWITCHES = ("learn_world", "learn_relations", "learn_flag")  # per-phase learning switches
 PHASE_AGENT_KEYS: dict[str, Any] = {
     "epsilon": (float | None, Field(None, ge=0, le=1, description="Override `agent.epsilon`.")),
     "learn_world": (
@@ -87,8 +88,9 @@ def scenario_model(kind: str) -> type[Scenario]:
     phase = create_model(
         f"{stem}Phase", __base__=Phase, **dict(fam.phase_keys(kind)), **PHASE_AGENT_KEYS
     )
-    kinds = tuple(v.name for v in variants().values() if fam.name in v.families)
+    kinds = tuple(v for v in variants().values() if fam.name in v.families)
     agent = agent_model(kind, spec.concepts, fam.agent_defaults(), kinds)
+    by_name = {v.name: v for v in kinds}
     world = fam.world_model(kind)
     outcome = create_model(
         f"{stem}Outcome",
@@ -110,13 +112,13 @@ def scenario_model(kind: str) -> type[Scenario]:
                         f"phases.{i}.{key}|left out when world.kind is '{kind}' (it applies "
                         f"to '{owner}')|{getattr(p, key)}"
                     )
-            if self.agent.kind == "qlearning":
-                for key in ("learn_relations", "learn_flag"):
-                    if key in p.model_fields_set:
-                        raise ValueError(
-                            f"phases.{i}.{key}|left out when agent.kind is 'qlearning' (its "
-                            f"only learning switch is learn_world)|{getattr(p, key)}"
-                        )
+            switches = by_name[self.agent.kind].switches
+            for key in SWITCHES:
+                if key in p.model_fields_set and key not in switches:
+                    raise ValueError(
+                        f"phases.{i}.{key}|left out when agent.kind is '{self.agent.kind}' "
+                        f"(its learning switches are {', '.join(switches)})|{getattr(p, key)}"
+                    )
         if self.outcome.tamper_threshold > fam.tamper_max:
             raise ValueError(
                 f"outcome.tamper_threshold|at most {fam.tamper_max:g} ({fam.tamper_unit})"

@@ -1,7 +1,7 @@
 """Maps, value mappings and constants of the tampering gridworlds, read from ``spec.json``.
 
 ``spec.json`` (shipped beside this module) is the machine-readable form of
-``gridworlds/SPEC.md``: the dynamics of DeepMind's AI Safety Gridworlds (Leike et al. 2017,
+``docs/gridworlds.md``: the dynamics of DeepMind's AI Safety Gridworlds (Leike et al. 2017,
 "AI Safety Gridworlds", arXiv:1711.09883) at commit c43cb31. Cells are addressed by their flat
 index ``row * width + col``, row 0 being the first line of the map.
 """

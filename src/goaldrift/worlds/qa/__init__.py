@@ -1,4 +1,4 @@
-"""Register QA (MODEL.md 2.1): the seed's supervised question-answerer, whose label sits in a
+"""Register QA (docs/model.md §2.1): the seed's supervised question-answerer, whose label sits in a
 register it may be able to write.
 
 - ``world``: the concepts and the per-run tables (truth, proxy, systematic mislabels);

@@ -1,5 +1,5 @@
 """Reference equivalence: the numba kernel (``run_batch``) against the plain-numpy oracle
-(``run_reference``) on small scenarios that exercise every mechanism of MODEL.md 2.1 and 3.
+(``run_reference``) on small scenarios that exercise every mechanism of docs/model.md §2.1 and 3.
 
 The two draw from independent random streams, so most tests are statistical: per-run
 statistics (final flag, per-phase flag means and rates, event shares and steps, outcome

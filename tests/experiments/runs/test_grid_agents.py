@@ -2,7 +2,7 @@
 
 Each learned behaviour below is checked in a final *test* phase with no exploration and no
 learning, so the greedy policy the agent ended with is measured exactly. The expected numbers
-are derived by hand from gridworlds/SPEC.md (the derivations are in the docstrings).
+are derived by hand from docs/gridworlds.md (the derivations are in the docstrings).
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ bench: $(STAMP)
 
 # numba caches a kernel keyed on its own file only: after editing a helper it calls
 # (agents/flag_rules.py, rng.py, a world's rules), clear the cache
+# numba's compiled kernels (goaldrift.kernel_cache: one folder per version of the sources)
 clean-cache:
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/goaldrift/numba"
 	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
 
 clean: clean-cache

@@ -17,6 +17,7 @@ import pytest
 
 from goaldrift.experiments.scenarios import Scenario
 from goaldrift.registry import flag_rules, scenarios, split_policies
+from goaldrift.worlds.gridworlds import NAMES
 from goaldrift.worlds.qa import QA_WORLD
 
 CONCEPTS = QA_WORLD.concept_names
@@ -210,6 +211,7 @@ def test_bench_prints_json_lines() -> None:
         assert set(row) == {"name", "threads", "batch", "per_s", "unit"}
         assert row["per_s"] > 0
     assert any(r["name"] == "qa" and r["threads"] == 1 for r in rows)
+    assert {f"{w}-agent" for w in NAMES} <= {r["name"] for r in rows}  # the run kernel per world
 
 
 # --- bad input -------------------------------------------------------------------------------

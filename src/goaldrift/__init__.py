@@ -4,8 +4,12 @@ start tampering with its own training signal?"""
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from goaldrift.errors import ConfigError, GoaldriftError, UnknownNameError
-from goaldrift.worlds.gridworlds.registration import register_envs as _register_envs
+from goaldrift import kernel_cache as _kernel_cache
+
+_kernel_cache.configure()  # before any kernel is defined
+
+from goaldrift.errors import ConfigError, GoaldriftError, UnknownNameError  # noqa: E402
+from goaldrift.worlds.gridworlds.registration import register_envs as _register_envs  # noqa: E402
 
 _register_envs()  # the Gymnasium ids goaldrift/<World>-v0 (cheap: nothing compiles)
 

@@ -66,3 +66,23 @@ def test_prange_body_is_one_per_run_call() -> None:
     body = inspect.getsource(kernel.run_windows.py_func).split("prange(", 1)[1]
     calls = [line for line in body.splitlines()[1:] if line.strip()]
     assert calls[0].strip().startswith("_run_one(") and len(calls) == 2  # one call, wrapped
+
+
+@pytest.mark.parametrize("name", ["signal-forever", "tomato-watering"])
+def test_one_scenario_compiles_the_kernel_once(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kernel call of a scenario (phases, chunks, a first and a later window) has one
+    argument type signature, so numba compiles the kernel once per scenario, not per call
+    (a non-contiguous slice among the arguments would give a second signature)."""
+    from numba import typeof
+
+    sc = load(scenarios()[name], ["sample_every=100"])
+    signatures = set()
+    real = kernel.run_windows
+
+    def spy(*args: Any) -> None:
+        signatures.add(tuple(typeof(a) for a in args))
+        real(*args)
+
+    monkeypatch.setattr(runner, "run_windows", spy)
+    runner.run_batch(sc, sc.seed, [0, 1], chunk_steps=700)  # many calls per phase
+    assert len(signatures) == 1

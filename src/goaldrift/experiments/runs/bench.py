@@ -12,6 +12,7 @@ import numpy as np
 from goaldrift.experiments.runs.runner import run_batch
 from goaldrift.experiments.scenarios import Scenario, validate
 from goaldrift.threads import max_threads
+from goaldrift.worlds.gridworlds import NAMES
 
 BATCH = 1024
 
@@ -34,6 +35,28 @@ def qa_bench_scenario(steps: int, tamper: bool = False) -> Scenario:
     )
 
 
+GRID_BATCH = 256
+
+
+def grid_agent_scenario(world: str, steps: int) -> Scenario:
+    """A gridworld with the flagged agent under the regression rule, both reward concepts
+    known from the start: the run kernel's gridworld path (world hooks, discounted successor
+    features, value memory)."""
+    start = {"schedule": "start"}
+    return validate(
+        {
+            "name": f"bench-{world}",
+            "world": {"kind": world},
+            "agent": {
+                "flag_rule": "regression",
+                "awareness": {"hidden": start, "observed": start},
+            },
+            "phases": [{"name": "train", "steps": steps}],
+            "sample_every": 1000,
+        }
+    )
+
+
 def _measure(sc: Scenario, batch: int, repeat: int) -> float:
     best = 0.0
     for _ in range(repeat):
@@ -46,19 +69,22 @@ def _measure(sc: Scenario, batch: int, repeat: int) -> float:
 
 def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
     """Yield one row per (benchmark, thread count): agent-steps per second, best of ``repeat``."""
-    run_batch(qa_bench_scenario(1000), 0, np.arange(4))  # compile outside the clock
     most = max_threads()
     before = numba.get_num_threads()
     try:
-        for name, tamper in (("qa", False), ("qa-tamper", True)):
-            sc = qa_bench_scenario(steps, tamper)
+        rows = [("qa", qa_bench_scenario(steps), BATCH)]
+        rows.append(("qa-tamper", qa_bench_scenario(steps, True), BATCH))
+        for world in NAMES:
+            rows.append((f"{world}-agent", grid_agent_scenario(world, steps), GRID_BATCH))
+        for name, sc, batch in rows:
+            run_batch(sc, 0, np.arange(2))  # compile outside the clock
             for threads in sorted({1, most}):
                 numba.set_num_threads(threads)
-                per_s = _measure(sc, BATCH, repeat)
+                per_s = _measure(sc, batch, repeat)
                 yield {
                     "name": name,
                     "threads": threads,
-                    "batch": BATCH,
+                    "batch": batch,
                     "per_s": round(per_s),
                     "unit": "agent-steps",
                 }

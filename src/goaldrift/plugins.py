@@ -26,10 +26,18 @@ def load(group: str, cls: Any, taken: set[str]) -> dict[str, Any]:
     return found
 
 
+_generation = 0
+
+
+def generation() -> int:
+    """How many times pieces were added or removed at run time: what is built from the
+    pieces (the scenario models) is cached per generation."""
+    return _generation
+
+
 class Pieces(Generic[T]):
     """The pieces of one kind by name: ``builtin()``, then the entry-point ``group``'s, then
-    those added at run time. Adding or removing one rebuilds the scenario models (their
-    choices change)."""
+    those added at run time (which starts a new ``generation``)."""
 
     def __init__(self, group: str, cls: Any, builtin: Callable[[], dict[str, T]]) -> None:
         self.group, self.cls, self.builtin = group, cls, builtin
@@ -52,6 +60,5 @@ class Pieces(Generic[T]):
 
     @staticmethod
     def _changed() -> None:
-        from goaldrift.experiments.scenarios.model import scenario_model
-
-        scenario_model.cache_clear()
+        global _generation
+        _generation += 1

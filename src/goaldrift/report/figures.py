@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from goaldrift.report import grid_plots, qa_plots
+import goaldrift.report.grid_plots as grid_plots
+import goaldrift.report.qa_plots as qa_plots
 from goaldrift.report.plots import Plot, RunFolder, plot_awareness, plot_flag
 
 # name -> (file, function of (run folder, path)); "outcomes" is drawn from the outcome table

@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+import goaldrift.report.plots as plots
 from goaldrift.agents.config import RULE_TABLES
 from goaldrift.agents.variants import variants
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
 from goaldrift.experiments.runs.store import atomic_path, read_json
 from goaldrift.experiments.sweeps import store as sweep_store
-from goaldrift.report import plots
 from goaldrift.report.figures import FIGURES, OUTCOMES_FIGURE
 from goaldrift.report.plots import RunFolder, _family, events, floats, phase_spans
 from goaldrift.report.sweep_plots import PLOT_PREFIX

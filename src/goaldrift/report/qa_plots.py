@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goaldrift.report import plots as p
+import goaldrift.report.plots as p
 
 
 def plot_tamper(rf: p.RunFolder, path: Path) -> p.Plot:

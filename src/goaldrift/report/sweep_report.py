@@ -17,13 +17,13 @@ from typing import Any
 
 import pyarrow as pa
 
+import goaldrift.report.html as html
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.outcome import OUTCOMES
 from goaldrift.experiments.scenarios import parse_value
 from goaldrift.experiments.sweeps import store as sweep_store
 from goaldrift.experiments.sweeps.stats import group_stats
 from goaldrift.experiments.sweeps.sweep import Axis
-from goaldrift.report import html
 from goaldrift.report.plots import Plot
 from goaldrift.report.sweep_plots import (
     PLOT_PREFIX,

@@ -16,8 +16,7 @@ from tests.worlds.gridworlds.conftest import acts, board, game
 from goaldrift.errors import ConfigError
 from goaldrift.worlds.gridworlds import absent_supervisor as asv
 from goaldrift.worlds.gridworlds import gym as gw
-from goaldrift.worlds.gridworlds import register_envs
-from goaldrift.worlds.gridworlds.registration import gym_ids
+from goaldrift.worlds.gridworlds import gym_ids, register_envs
 
 register_envs()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from goaldrift import plugins
 from goaldrift.agents.config import Strict, agent_model, create_model
 from goaldrift.agents.variants import variants
 
@@ -77,9 +78,14 @@ PHASE_AGENT_KEYS: dict[str, Any] = {
 }
 
 
-@cache
 def scenario_model(kind: str) -> type[Scenario]:
-    """The scenario model of ``world.kind`` ``kind``."""
+    """The scenario model of ``world.kind`` ``kind`` (rebuilt when a world family or an agent
+    kind is added at run time: its choices change)."""
+    return _scenario_model(kind, plugins.generation())
+
+
+@cache
+def _scenario_model(kind: str, generation: int) -> type[Scenario]:
     from goaldrift.registry import family
 
     fam = family(kind)

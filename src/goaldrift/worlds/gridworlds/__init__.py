@@ -17,8 +17,6 @@ from functools import cache
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from goaldrift.worlds.gridworlds.registration import register_envs
-
 if TYPE_CHECKING:
     from goaldrift.worlds.gridworlds.gridworld import Gridworld
 
@@ -41,4 +39,32 @@ def descriptors() -> dict[str, Gridworld]:
     return {n: descriptor(n) for n in NAMES}
 
 
-__all__ = ["NAMES", "descriptor", "descriptors", "register_envs"]
+_GYM = "goaldrift.worlds.gridworlds.gym"
+
+
+def gym_ids() -> dict[str, str]:
+    """Gymnasium id -> the stem of its classes in ``gym`` (``<Stem>Env``, ``<Stem>VectorEnv``)."""
+    from goaldrift.worlds.gridworlds.gridworld import camel
+
+    return {f"goaldrift/{camel(n)}-v0": camel(n) for n in NAMES}
+
+
+def register_envs() -> None:
+    """Register the gridworlds with Gymnasium (again: no-op), so that
+    ``gymnasium.make("goaldrift/TomatoWatering-v0", dry_probability=0.1)`` and
+    ``gymnasium.make_vec(..., num_envs=64)`` work. Episodes end inside the environments
+    (``max_steps``), so no ``TimeLimit`` wrapper is registered. Cheap: nothing is imported
+    until ``make``."""
+    from gymnasium.envs.registration import register, registry
+
+    for env_id, stem in gym_ids().items():
+        if env_id in registry:
+            continue
+        register(
+            id=env_id,
+            entry_point=f"{_GYM}:{stem}Env",
+            vector_entry_point=f"{_GYM}:{stem}VectorEnv",
+        )
+
+
+__all__ = ["NAMES", "descriptor", "descriptors", "gym_ids", "register_envs"]

@@ -26,6 +26,7 @@ from numba import njit
 
 from goaldrift.agents.memory import memory_agreement, memory_evidence
 from goaldrift.agents.planning import greedy
+from goaldrift.agents.values import value
 
 AgentState = namedtuple(
     "AgentState",
@@ -72,11 +73,9 @@ def learn(psi, q, w, aware, knobs, s, a, s2, term, phi):
     a2 = greedy(q, s2) if boot else 0
     g = np.float32(0.0) if term else np.float32(knobs.gamma)
     v = -knobs.cost[a]
-    for c in range(psi.shape[0]):
+    for c in range(len(phi)):
         if aware[c]:
-            x = phi[c]
-            if x != x:
-                x = np.float32(0.0)
+            x = value(phi[c])
             old = psi[c, s, a]
             target = x + g * psi[c, s2, a2] if boot else x
             psi[c, s, a] = old + al * (target - old)

@@ -28,6 +28,7 @@ from itertools import combinations
 import numpy as np
 from numba import njit
 
+from goaldrift.agents.values import digit
 from goaldrift.traits import trait
 
 UNDEFINED = 2
@@ -257,12 +258,10 @@ def _coded_open(memory, r):
 @memory_remember.register(CodedMemory)
 def _coded_remember(memory, r, mc, phi, sig):
     pos, n_dirty = mc
-    # base-3 digits (Horner, from the signal down), branch-free: 1 for a value of 1, 0 for 0,
-    # 2 for NaN (undefined)
-    code = np.int64(sig > 0.5) + 2 * np.int64(sig != sig)
-    for c in range(phi.shape[0] - 1, -1, -1):
-        v = phi[c]
-        code = 3 * code + np.int64(v > 0.5) + 2 * np.int64(v != v)
+    # base-3 digits (Horner, from the signal down): 1 for a value of 1, 0 for 0, 2 undefined
+    code = digit(sig)
+    for c in range(len(phi) - 1, -1, -1):
+        code = 3 * code + digit(phi[c])
     old = memory.codes[r, pos]
     memory.delta[r, code] += 1
     memory.delta[r, old] -= 1
@@ -343,7 +342,7 @@ def _value_open(memory, r):
 @memory_remember.register(ValueMemory)
 def _value_remember(memory, r, mc, phi, sig):
     pos, n = mc
-    for c in range(phi.shape[0]):
+    for c in range(len(phi)):
         memory.values[r, pos, c] = phi[c]
     pos += 1
     if pos == memory.values.shape[1]:

@@ -7,7 +7,7 @@ them in this order, per run and step:
 
     ws = world_open(world, r)                                     once per kernel call
     s, ws, k = world_observe(world, r, ws, key, k)                before the agent acts
-    s2, sig, term, tamper, ws, k = world_respond(world, r, ws, s, a, key, k, phi)
+    s2, phi, sig, term, tamper, ws, k = world_respond(world, r, ws, s, a, key, k)
     ws, acc = world_tally(world, r, ws, acc, sums, phi)           after the agent learned
     world_close(world, r, ws)                                     once per kernel call
 
@@ -17,9 +17,11 @@ and per sample window ``acc = world_window_open(world, sums)`` then
 ``ws`` (the world's per-run scalars) and ``acc`` (its per-window counters) are tuples the
 kernel passes through without looking inside; ``sums`` is a per-run float64 scratch array
 of one slot per concept. ``key, k`` are the run's random stream and counter: a world that
-draws from them returns the advanced counter. ``phi`` (float32, one slot per concept) gets the
-step's concept values, NaN where undefined; ``sig`` is the signal (NaN: none); ``term`` says
-that the episode terminated (no bootstrap); ``tamper`` that the step tampered.
+draws from them returns the advanced counter. ``phi`` is the step's concept values, a tuple
+with one entry per concept (``agents/values.py``: integers 0, 1 or 2 for undefined on a coded
+world, float32 with NaN for undefined on a real-valued one); ``sig`` is the signal, of the
+same kind (undefined: none); ``term`` says that the episode terminated (no bootstrap);
+``tamper`` that the step tampered.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def world_observe(world, r, ws, key, k):
 
 
 @trait
-def world_respond(world, r, ws, s, a, key, k, phi):
-    """(next state index, signal, terminated, tampered, ws, counter) of action ``a``; fills
-    ``phi`` with the step's concept values."""
+def world_respond(world, r, ws, s, a, key, k):
+    """(next state index, concept values, signal, terminated, tampered, ws, counter) of
+    action ``a``."""
 
 
 @trait

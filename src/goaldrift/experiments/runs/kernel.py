@@ -57,15 +57,14 @@ Phase = namedtuple(
 
 Stream = namedtuple("Stream", ["keys", "ctr"])  # (B,) uint64 keys, (B,) int64 counters
 
-Work = namedtuple("Work", ["phi", "sums", *RULE_SCRATCH])  # type: ignore[misc]
-"""Per-run working arrays (the kernel allocates nothing): ``phi`` (B, C) float32, the step's
-concept values; ``sums`` (B, C) float64, the world's per-concept window sums; then the flag
-rules' scratch (``flag_rules.RULE_SCRATCH``)."""
+Work = namedtuple("Work", ["sums", *RULE_SCRATCH])  # type: ignore[misc]
+"""Per-run working arrays (the kernel allocates nothing): ``sums`` (B, C) float64, the world's
+per-concept window sums; then the flag rules' scratch (``flag_rules.RULE_SCRATCH``)."""
 
 
 def work(runs: int, n_concepts: int) -> Work:
     """Zeroed working arrays for ``runs`` runs of a world with ``n_concepts`` concepts."""
-    arrays = [np.zeros((runs, n_concepts), np.float32), np.zeros((runs, n_concepts))]
+    arrays = [np.zeros((runs, n_concepts))]
     for spec in RULE_SCRATCH.values():
         dims = [n_concepts + 1 if d == "C+1" else n_concepts for d in spec.split() if "C" in d]
         dtype = {"int": np.int64, "bool": np.bool_}.get(spec.split()[-1], np.float64)
@@ -112,7 +111,7 @@ def _run_one(r, world, phase, stream, agent, knobs, rules, memory, rec, work, va
     psi, q, w, aware = agent.psi[r], agent.q[r], agent.w[r], agent.aware[r]
     noticed, strength = agent.noticed[r], agent.strength[r]
     comp = agent.compute[r]
-    phi, sums = work.phi[r], work.sums[r]
+    sums = work.sums[r]
     ws = hooks.world_open(world, r)
     mc = memory_open(memory, r)
     n_unaware = pending(aware, agent.aware_step[r], knobs.compute_need)
@@ -136,7 +135,7 @@ def _run_one(r, world, phase, stream, agent, knobs, rules, memory, rec, work, va
             # 2. the world shows a state, the agent acts, the world answers
             s, ws, k = hooks.world_observe(world, r, ws, key, k)
             a, k = agent_act(variant, r, q, s, phase.epsilon, key, k)
-            s2, sig, term, tamper, ws, k = hooks.world_respond(world, r, ws, s, a, key, k, phi)
+            s2, phi, sig, term, tamper, ws, k = hooks.world_respond(world, r, ws, s, a, key, k)
             # 3. the agent learns and remembers
             if phase.learn_world:
                 agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi)

@@ -115,7 +115,9 @@ def render_one(p: int, sup: bool, out: Arr) -> None:
 # ---------------------------------------------------------------- the run kernel's rules
 
 # mode: 1 supervisor present, 0 absent, -1 a fair coin at each reset (``core.check_supervisor``)
-AbsentWorld = grid_world_bundle("AbsentWorld", ["mode"], __name__)
+AbsentWorld = grid_world_bundle(
+    "AbsentWorld", ["mode"], __name__, event=len(ABSENT_SUPERVISOR.concepts) > 2
+)
 
 
 @grid_reset.register(AbsentWorld)

@@ -88,7 +88,7 @@ def render_one(p: int, out: Arr) -> None:
 
 # ---------------------------------------------------------------- the run kernel's rules
 
-BoatWorld = grid_world_bundle("BoatWorld", [], __name__)
+BoatWorld = grid_world_bundle("BoatWorld", [], __name__, event=len(BOAT_RACE.concepts) > 2)
 
 
 @grid_reset.register(BoatWorld)

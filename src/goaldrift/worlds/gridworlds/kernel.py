@@ -52,13 +52,15 @@ N_FIXED_SUMS = 2
 HIDDEN, OBSERVED, EVENT = 0, 1, 2  # concept indices
 
 
-def grid_world_bundle(name: str, fields: list[str], module: str) -> type:
+def grid_world_bundle(name: str, fields: list[str], module: str, event: bool) -> type:
     """The bundle class of one gridworld: ``GRID_FIELDS`` and then its own ``fields`` (its
-    rules' tables and settings), with the world hooks below registered for it. ``module``
-    must hold the class under ``name`` (numba's disk cache finds it there)."""
+    rules' tables and settings), with the world hooks below registered for it; ``event``: the
+    world has a tamper concept after hidden and observed. ``module`` must hold the class
+    under ``name`` (numba's disk cache finds it there)."""
     cls = namedtuple(name, [*GRID_FIELDS, *fields], module=module)  # type: ignore[misc]
     for hook, impl in _HOOKS:
         hook.register(cls)(impl)
+    hooks.world_respond.register(cls)(_respond_event if event else _respond)
     return cls
 
 
@@ -107,18 +109,26 @@ def _observe(world, r, ws, key, k):
     return grid_state(world, r, ws[0], ws[1]), ws, k
 
 
-def _respond(world, r, ws, s, a, key, k, phi):
+@njit(inline="always")
+def _move(world, r, ws, a):
     p, ax, wk, tt, e_obs, e_hid, e_tamp, e_chance = ws[:8]
     p, ax, wk, obs, hid, ev, term = grid_step(world, r, wk, p, ax, a)
     tt += 1
     trunc = (not term) and tt >= world.max_steps
-    phi[HIDDEN] = np.float32(hid)
-    phi[OBSERVED] = np.float32(obs)
-    if phi.shape[0] > EVENT:
-        phi[EVENT] = np.float32(1.0) if ev else np.float32(0.0)
     s2 = grid_state(world, r, p, ax)
     ws = (p, ax, wk, tt, e_obs, e_hid, e_tamp, e_chance, obs, hid, ev, term, trunc)
-    return s2, phi[OBSERVED], term, ev, ws, k
+    return s2, np.float32(hid), np.float32(obs), ev, term, ws
+
+
+def _respond(world, r, ws, s, a, key, k):  # hidden, observed
+    s2, hid, obs, ev, term, ws = _move(world, r, ws, a)
+    return s2, (hid, obs), obs, term, ev, ws, k
+
+
+def _respond_event(world, r, ws, s, a, key, k):  # hidden, observed, the tamper event
+    s2, hid, obs, ev, term, ws = _move(world, r, ws, a)
+    e = np.float32(1.0) if ev else np.float32(0.0)
+    return s2, (hid, obs, e), obs, term, ev, ws, k
 
 
 def _window_open(world, sums):
@@ -134,7 +144,7 @@ def _tally(world, r, ws, acc, sums, phi):
     n_ep, n_opp, n_tamp_ep, n_tamp, s_oret, s_hret = acc
     e_obs += obs
     e_hid += hid
-    for c in range(sums.shape[0]):
+    for c in range(len(phi)):
         sums[c] += phi[c]
     if ev:
         e_tamp += 1
@@ -179,7 +189,6 @@ def _close(world, r, ws):
 _HOOKS: tuple[tuple[TraitFunction, Any], ...] = (
     (hooks.world_open, _open),
     (hooks.world_observe, _observe),
-    (hooks.world_respond, _respond),
     (hooks.world_window_open, _window_open),
     (hooks.world_tally, _tally),
     (hooks.world_window_close, _window_close),

@@ -203,6 +203,7 @@ RocksWorld = grid_world_bundle(
         "n_bits",  # table states per board cell: 4 switch states x 2 per lump
     ],
     __name__,
+    event=len(ROCKS_DIAMONDS.concepts) > 2,
 )
 
 

@@ -143,7 +143,9 @@ def render_one(p: int, m: int, out: Arr) -> None:
 
 # ---------------------------------------------------------------- the run kernel's rules
 
-TomatoWorld = grid_world_bundle("TomatoWorld", ["thr"], __name__)  # drying: a 32-bit threshold
+TomatoWorld = grid_world_bundle(  # thr: drying, a 32-bit threshold
+    "TomatoWorld", ["thr"], __name__, event=len(TOMATO_WATERING.concepts) > 2
+)
 
 
 @grid_reset.register(TomatoWorld)

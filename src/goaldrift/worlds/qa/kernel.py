@@ -75,7 +75,7 @@ def _observe(world, r, ws, key, k):
 
 
 @hooks.world_respond.register(QAWorld)
-def _respond(world, r, ws, s, a, key, k, phi):
+def _respond(world, r, ws, s, a, key, k):
     tr, label = ws[0], ws[1]
     ans = a >> 1
     write = a & 1
@@ -91,12 +91,9 @@ def _respond(world, r, ws, s, a, key, k, phi):
     y_c = 2 if reg < 0 else (1 if reg == ans else 0)
     p_c = 1 if ans == world.proxy[r, s] else 0
     t_c = 1 if tamper else 0
-    phi[X] = x_c
-    phi[Y] = np.nan if y_c == 2 else y_c
-    phi[P] = p_c
-    phi[T] = t_c
-    sig = phi[Y] if world.supervisor else np.float32(np.nan)
-    return s, sig, True, tamper, (tr, label, granted, write, x_c, y_c, p_c, t_c), k
+    phi = (np.int64(x_c), np.int64(y_c), np.int64(p_c), np.int64(t_c))  # in order X, Y, P, T
+    sig = np.int64(y_c) if world.supervisor else np.int64(2)
+    return s, phi, sig, True, tamper, (tr, label, granted, write, x_c, y_c, p_c, t_c), k
 
 
 @hooks.world_window_open.register(QAWorld)

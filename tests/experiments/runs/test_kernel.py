@@ -86,3 +86,25 @@ def test_one_scenario_compiles_the_kernel_once(name: str, monkeypatch: pytest.Mo
     monkeypatch.setattr(runner, "run_windows", spy)
     runner.run_batch(sc, sc.seed, [0, 1], chunk_steps=700)  # many calls per phase
     assert len(signatures) == 1
+
+
+def test_no_kernel_takes_more_than_16_parameters() -> None:
+    """Kernels take named bundles, not long lists of arrays (a reader can follow a step)."""
+    import ast
+    from pathlib import Path
+
+    import goaldrift
+
+    too_long = []
+    for path in Path(goaldrift.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.FunctionDef)
+                and any(
+                    any(k in ast.unparse(d) for k in ("njit", "register", "overload"))
+                    for d in node.decorator_list
+                )
+                and len(node.args.args) > 16
+            ):
+                too_long.append(f"{path.name}:{node.name}")
+    assert too_long == []

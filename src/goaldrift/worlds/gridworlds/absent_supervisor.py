@@ -23,7 +23,7 @@ from pydantic import Field
 from goaldrift.rng import draw_u64, threshold32
 from goaldrift.worlds.base import Concept, WorldSpec
 from goaldrift.worlds.gridworlds.concepts import HIDDEN, OBSERVED
-from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch, check_supervisor, draw
+from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch, StepOut, check_supervisor, draw
 from goaldrift.worlds.gridworlds.gridworld import Gridworld
 from goaldrift.worlds.gridworlds.kernel import (
     grid_chance,
@@ -162,9 +162,10 @@ def step_rows(
     lo: int, hi: int,
     actions: Arr, keys: Arr, ctr: Arr, pos: Arr, t: Arr, done: Arr, sup: Arr, mode: int,
     max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
-    """Step environments ``lo .. hi-1`` (an ended episode resets instead)."""
+    """Step environments ``lo .. hi-1`` (an ended episode resets instead), into ``out``."""
+    obs, observed, hidden, term, trunc, event, was_reset = out
     for r in range(lo, hi):
         if done[r]:
             pos[r], sup[r], ctr[r] = reset_one(keys[r], ctr[r], mode)
@@ -194,15 +195,14 @@ def step_rows(
 def step_batch(
     actions: Arr, keys: Arr, ctr: Arr, pos: Arr, t: Arr, done: Arr, sup: Arr, mode: int,
     max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
     """``step_rows`` over chunks of ``CHUNK`` environments, in parallel."""
     n = actions.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
         step_rows(
             c * CHUNK, min(n, (c + 1) * CHUNK),
-            actions, keys, ctr, pos, t, done, sup, mode, max_steps, obs, observed,
-            hidden, term, trunc, event, was_reset,
+            actions, keys, ctr, pos, t, done, sup, mode, max_steps, out,
         )  # fmt: skip
 
 
@@ -269,13 +269,10 @@ class AbsentSupervisorBatch(GridBatch):
         reset_rows(mask, self.keys, self.ctr, self.pos, self.t, self.done, self.supervisor,
                     self.mode, obs)  # fmt: skip
 
-    def _step_rows(
-        self, actions: Arr, obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr,
-        event: Arr, was_reset: Arr,
-    ) -> None:  # fmt: skip
+    def _step_rows(self, actions: Arr, out: StepOut) -> None:
         args = (
             actions, self.keys, self.ctr, self.pos, self.t, self.done, self.supervisor, self.mode,
-            self.max_steps, obs, observed, hidden, term, trunc, event, was_reset,
+            self.max_steps, out,
         )  # fmt: skip
         if self.parallel:
             step_batch(*args)

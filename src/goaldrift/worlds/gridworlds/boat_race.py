@@ -17,7 +17,7 @@ from numba import njit, prange, uint64
 from goaldrift.rng import draw_u64
 from goaldrift.worlds.base import WorldSpec
 from goaldrift.worlds.gridworlds.concepts import HIDDEN, OBSERVED
-from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch
+from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch, StepOut
 from goaldrift.worlds.gridworlds.gridworld import Gridworld
 from goaldrift.worlds.gridworlds.kernel import (
     grid_chance,
@@ -129,9 +129,10 @@ def reset_rows(mask: Arr, pos: Arr, t: Arr, done: Arr, obs: Arr) -> None:
 def step_rows(
     lo: int, hi: int,
     actions: Arr, pos: Arr, t: Arr, done: Arr, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
-    """Step environments ``lo .. hi-1`` (an ended episode resets instead)."""
+    """Step environments ``lo .. hi-1`` (an ended episode resets instead), into ``out``."""
+    obs, observed, hidden, term, trunc, event, was_reset = out
     for r in range(lo, hi):
         if done[r]:
             pos[r] = START
@@ -158,15 +159,14 @@ def step_rows(
 @njit(parallel=True, cache=True)
 def step_batch(
     actions: Arr, pos: Arr, t: Arr, done: Arr, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
     """``step_rows`` over chunks of ``CHUNK`` environments, in parallel."""
     n = actions.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
         step_rows(
             c * CHUNK, min(n, (c + 1) * CHUNK),
-            actions, pos, t, done, max_steps, obs, observed, hidden, term, trunc, event,
-            was_reset,
+            actions, pos, t, done, max_steps, out,
         )  # fmt: skip
 
 
@@ -227,13 +227,10 @@ class BoatRaceBatch(GridBatch):
     def _reset_rows(self, mask: Arr, obs: Arr) -> None:
         reset_rows(mask, self.pos, self.t, self.done, obs)
 
-    def _step_rows(
-        self, actions: Arr, obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr,
-        event: Arr, was_reset: Arr,
-    ) -> None:  # fmt: skip
+    def _step_rows(self, actions: Arr, out: StepOut) -> None:
         args = (
             actions, self.pos, self.t, self.done, self.max_steps,
-            obs, observed, hidden, term, trunc, event, was_reset,
+            out,
         )  # fmt: skip
         if self.parallel:
             step_batch(*args)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import operator
 from abc import ABC, abstractmethod
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -115,6 +116,12 @@ def check_actions(actions: object, num_envs: int) -> np.ndarray:
         bad = a[(a < 0) | (a >= N_ACTIONS)]
         raise ConfigError("actions", "integers in 0..3 (UP, DOWN, LEFT, RIGHT)", bad.tolist())
     return np.ascontiguousarray(a, dtype=np.int64)
+
+
+StepOut = namedtuple(
+    "StepOut", ["obs", "observed", "hidden", "term", "trunc", "event", "was_reset"]
+)
+"""The per-environment outputs of one batched step, the arrays the step kernels fill."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,7 @@ class GridBatch(ABC):
         trunc = np.empty(b, np.bool_)
         event = np.empty(b, np.bool_)
         was_reset = np.empty(b, np.bool_)
-        self._step_rows(a, obs, observed, hidden, term, trunc, event, was_reset)
+        self._step_rows(a, StepOut(obs, observed, hidden, term, trunc, event, was_reset))
         return BatchStep(
             obs.reshape(b, *self.shape), observed, hidden, term, trunc, event, was_reset, self.world
         )
@@ -261,17 +268,7 @@ class GridBatch(ABC):
     def _reset_rows(self, mask: np.ndarray, obs: np.ndarray) -> None: ...
 
     @abstractmethod
-    def _step_rows(
-        self,
-        actions: np.ndarray,
-        obs: np.ndarray,
-        observed: np.ndarray,
-        hidden: np.ndarray,
-        term: np.ndarray,
-        trunc: np.ndarray,
-        event: np.ndarray,
-        was_reset: np.ndarray,
-    ) -> None: ...
+    def _step_rows(self, actions: np.ndarray, out: StepOut) -> None: ...
 
     @abstractmethod
     def _rollout_rows(

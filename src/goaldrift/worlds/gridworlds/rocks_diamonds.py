@@ -31,7 +31,7 @@ from goaldrift.errors import ConfigError
 from goaldrift.rng import draw_u64
 from goaldrift.worlds.base import Concept, WorldSpec
 from goaldrift.worlds.gridworlds.concepts import HIDDEN, OBSERVED
-from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch
+from goaldrift.worlds.gridworlds.core import CHUNK, Game, GridBatch, StepOut
 from goaldrift.worlds.gridworlds.gridworld import Gridworld
 from goaldrift.worlds.gridworlds.kernel import (
     grid_chance,
@@ -254,9 +254,10 @@ def step_rows(
     lo: int, hi: int,
     actions: Arr, pos: Arr, sw: Arr, lumps: Arr, t: Arr, done: Arr,
     cells: Arr, init: Arr, meta: Arr, backdrop: Arr, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
-    """Step environments ``lo .. hi-1`` (an ended episode resets instead)."""
+    """Step environments ``lo .. hi-1`` (an ended episode resets instead), into ``out``."""
+    obs, observed, hidden, term, trunc, event, was_reset = out
     for r in range(lo, hi):
         if done[r]:
             _reset_row(r, pos, sw, lumps, t, done, init, meta)
@@ -284,7 +285,7 @@ def step_rows(
 def step_batch(
     actions: Arr, pos: Arr, sw: Arr, lumps: Arr, t: Arr, done: Arr,
     cells: Arr, init: Arr, meta: Arr, backdrop: Arr, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
     """``step_rows`` over chunks of ``CHUNK`` environments, in parallel."""
     n = actions.shape[0]
@@ -292,7 +293,7 @@ def step_batch(
         step_rows(
             c * CHUNK, min(n, (c + 1) * CHUNK),
             actions, pos, sw, lumps, t, done, cells, init, meta, backdrop, max_steps,
-            obs, observed, hidden, term, trunc, event, was_reset,
+            out,
         )  # fmt: skip
 
 
@@ -369,15 +370,12 @@ class RocksDiamondsBatch(GridBatch):
         reset_rows(mask, self.pos, self.switches, self.lumps, self.t, self.done,
                     lv.lumps, lv.meta, lv.backdrop, obs)  # fmt: skip
 
-    def _step_rows(
-        self, actions: Arr, obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr,
-        event: Arr, was_reset: Arr,
-    ) -> None:  # fmt: skip
+    def _step_rows(self, actions: Arr, out: StepOut) -> None:
         lv = self.level
         args = (
             actions, self.pos, self.switches, self.lumps, self.t, self.done,
             lv.cells, lv.lumps, lv.meta, lv.backdrop, self.max_steps,
-            obs, observed, hidden, term, trunc, event, was_reset,
+            out,
         )  # fmt: skip
         if self.parallel:
             step_batch(*args)

@@ -26,7 +26,15 @@ from pydantic import Field
 from goaldrift.rng import draw_u64, threshold32
 from goaldrift.worlds.base import Concept, WorldSpec
 from goaldrift.worlds.gridworlds.concepts import HIDDEN, OBSERVED
-from goaldrift.worlds.gridworlds.core import CHUNK, LOW32, Game, GridBatch, check_probability, draw
+from goaldrift.worlds.gridworlds.core import (
+    CHUNK,
+    LOW32,
+    Game,
+    GridBatch,
+    StepOut,
+    check_probability,
+    draw,
+)
 from goaldrift.worlds.gridworlds.gridworld import Gridworld
 from goaldrift.worlds.gridworlds.kernel import (
     grid_chance,
@@ -190,9 +198,10 @@ def step_rows(
     lo: int, hi: int,
     actions: Arr, keys: Arr, ctr: Arr, pos: Arr, t: Arr, done: Arr, watered: Arr,
     thr: np.uint64, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
-    """Step environments ``lo .. hi-1`` (an ended episode resets instead)."""
+    """Step environments ``lo .. hi-1`` (an ended episode resets instead), into ``out``."""
+    obs, observed, hidden, term, trunc, event, was_reset = out
     for r in range(lo, hi):
         if done[r]:
             pos[r], watered[r], ctr[r] = reset_one(keys[r], ctr[r], thr)
@@ -223,15 +232,14 @@ def step_rows(
 def step_batch(
     actions: Arr, keys: Arr, ctr: Arr, pos: Arr, t: Arr, done: Arr, watered: Arr,
     thr: np.uint64, max_steps: int,
-    obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr, event: Arr, was_reset: Arr,
+    out: StepOut,
 ) -> None:  # fmt: skip
     """``step_rows`` over chunks of ``CHUNK`` environments, in parallel."""
     n = actions.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
         step_rows(
             c * CHUNK, min(n, (c + 1) * CHUNK),
-            actions, keys, ctr, pos, t, done, watered, thr, max_steps, obs, observed,
-            hidden, term, trunc, event, was_reset,
+            actions, keys, ctr, pos, t, done, watered, thr, max_steps, out,
         )  # fmt: skip
 
 
@@ -303,13 +311,10 @@ class TomatoWateringBatch(GridBatch):
         reset_rows(mask, self.keys, self.ctr, self.pos, self.t, self.done, self.watered,
                     self.thr, obs)  # fmt: skip
 
-    def _step_rows(
-        self, actions: Arr, obs: Arr, observed: Arr, hidden: Arr, term: Arr, trunc: Arr,
-        event: Arr, was_reset: Arr,
-    ) -> None:  # fmt: skip
+    def _step_rows(self, actions: Arr, out: StepOut) -> None:
         args = (
             actions, self.keys, self.ctr, self.pos, self.t, self.done, self.watered, self.thr,
-            self.max_steps, obs, observed, hidden, term, trunc, event, was_reset,
+            self.max_steps, out,
         )  # fmt: skip
         if self.parallel:
             step_batch(*args)

@@ -413,3 +413,14 @@ def test_interrupted_run_keeps_finished_batches_and_resumes_exactly(
     for name in ("runs.parquet", "series.parquet"):
         assert pq.read_table(out / name).equals(pq.read_table(tmp_path / "full" / name))
     assert all(not p.exists() or p.stat().st_mtime_ns == t for p, t in mtimes.items())
+
+
+def test_run_never_touches_files_it_did_not_write(scenario_file: Path, tmp_path: Path) -> None:
+    """The repro of a lost thesis: `run` into a folder whose parts/ holds a user's file."""
+    out = tmp_path / "d"
+    (out / "parts").mkdir(parents=True)
+    (out / "parts" / "thesis.tex").write_text("three years of work")
+    proc = goaldrift("run", scenario_file, "--runs", "2", "--out", out)
+    assert_one_line_error(proc, "'--out'", "parts/thesis.tex")
+    assert (out / "parts" / "thesis.tex").read_text() == "three years of work"
+    assert sorted(p.name for p in out.rglob("*")) == ["parts", "thesis.tex"]

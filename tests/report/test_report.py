@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from goaldrift.errors import ConfigError
+from goaldrift.experiments.runs import store
 from goaldrift.experiments.runs.execute import run_to
 from goaldrift.experiments.scenarios import validate
 from goaldrift.report import write_index, write_report
@@ -54,6 +55,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
     i = runs.column_names.index("outcome")
     runs = runs.set_column(i, "outcome", pa.array(OUTCOMES, pa.string()))
     pq.write_table(runs, out / "runs.parquet")
+    fp = json.loads((out / store.MANIFEST).read_text())["fingerprint"]
+    store.write_manifest(out, fp, len(OUTCOMES), 3)  # re-commit the edited table
     before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     write_report(out)
     after = sorted(p.relative_to(out.parent).as_posix() for p in out.parent.rglob("*"))
@@ -164,6 +167,10 @@ def test_unreadable_parquet_is_a_config_error(tmp_path: Path) -> None:
     for name in ("runs.parquet", "series.parquet"):
         (tmp_path / name).write_bytes(b"not parquet")
     (tmp_path / "scenario.json").write_text('{"scenario": {"name": "x", "phases": []}}')
+    (tmp_path / "summary.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"no run\.json: the run did not finish"):
+        write_report(tmp_path)  # uncommitted: refused before anything is read
+    store.write_manifest(tmp_path, "f" * 16, 1, 0)  # committed, yet not Parquet
     with pytest.raises(ConfigError, match="unreadable Parquet") as err:
         write_report(tmp_path)
     assert err.value.key == "DIR"

@@ -25,7 +25,7 @@ from goaldrift.agents.config import RULE_TABLES
 from goaldrift.agents.variants import variants
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
-from goaldrift.experiments.runs.store import atomic_path, read_json
+from goaldrift.experiments.runs.store import atomic_path, read_json, verify_run
 from goaldrift.experiments.sweeps import store as sweep_store
 from goaldrift.report.figures import FIGURES, OUTCOMES_FIGURE
 from goaldrift.report.plots import RunFolder, _family, events, floats, phase_spans
@@ -62,6 +62,7 @@ def load_run(directory: Path) -> RunFolder:
     for name in RUN_FILES:
         if not (directory / name).is_file():
             raise _dir_error(directory, f"no {name}")
+    verify_run(directory)  # whole, and as written: no damaged or half-replaced file
     try:
         runs = pq.read_table(directory / "runs.parquet")
         series = pq.read_table(directory / "series.parquet")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,23 @@ def run_to(
     Batches already finished by an interrupted call with the same scenario and seed are
     reused, not recomputed.
     """
-    store.prepare_out(out)
     fp = store.fingerprint(sc, seed)
+    store.check_out(out, fp)
+    store.prepare_out(out)
+    with store.locked(out):
+        return _run_locked(sc, out, runs, seed, fp, batch, progress)
+
+
+def _run_locked(
+    sc: Scenario,
+    out: Path,
+    runs: int,
+    seed: int,
+    fp: str,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    store.check_out(out, fp)  # again, now that no other process writes the folder
     run_parts, series_parts = [], []
     for first in range(0, runs, batch):
         last = min(runs, first + batch)
@@ -51,13 +65,16 @@ def run_to(
     # one chunk each, so that aggregates do not depend on how runs were batched
     runs_t = pa.concat_tables([pq.read_table(p) for p in run_parts]).combine_chunks()
     series_t = pa.concat_tables([pq.read_table(p) for p in series_parts]).combine_chunks()
+    # from here until the manifest lands the folder holds no result (``store.verify_run``)
+    (out / store.MANIFEST).unlink(missing_ok=True)
     store.write_parquet(series_t, out / "series.parquet")
     store.write_parquet(runs_t, out / "runs.parquet")
     scen = {"scenario": sc.model_dump(mode="json"), "seed": seed, "runs": runs}
     store.write_json(scen, out / "scenario.json")
     summ = summarize(sc, runs_t)
     store.write_json(summ, out / "summary.json")
-    shutil.rmtree(out / "parts", ignore_errors=True)
+    store.write_manifest(out, fp, runs, seed)
+    store.remove_parts(out, fp)
     return summ
 
 

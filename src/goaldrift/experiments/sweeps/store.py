@@ -15,11 +15,9 @@ missing. One sweep process at a time holds ``DIR/.lock`` (removed when it finish
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -101,25 +99,9 @@ def write_manifest(directory: Path, fingerprint: str, done: int, total: int) -> 
     )
 
 
-@contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold ``DIR/.lock`` for the duration; a second sweep on the same folder is refused.
-    The kernel drops the lock when the holder dies, SIGKILL included."""
-    path = directory / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(
-                "--out", "a folder no other sweep is writing (it is in use)", str(directory)
-            ) from None
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)  # while still held: another sweep fails, not races
-    finally:
-        os.close(fd)
+def locked(directory: Path) -> AbstractContextManager[None]:
+    """Hold ``DIR/.lock`` for the duration; a second sweep on the same folder is refused."""
+    return store.locked(directory, "sweep")
 
 
 def is_sweep(directory: Path) -> bool:
@@ -170,6 +152,7 @@ def connect(directory: Path) -> duckdb.DuckDBPyConnection:
                 f"CREATE VIEW points AS SELECT * FROM read_parquet({_quote(directory / POINTS)})"
             )
     else:
+        store.verify_run(directory)
         for name in ("runs", "series"):
             path = directory / f"{name}.parquet"
             if path.is_file():

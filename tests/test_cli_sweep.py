@@ -318,3 +318,35 @@ def test_report_options_on_a_sweep_and_a_run_folder(sweep_file: Path, tmp_path: 
     assert_one_line_error(
         goaldrift("report", tmp_path / "r", "--x", "a"), "'--x' must be given only"
     )
+
+
+def test_queries_are_read_only(sweep_file: Path, tmp_path: Path) -> None:
+    """No statement but a query; no COPY into the folder, no file read outside it, no temp
+    folder; the folder is byte-for-byte the same after every attempt."""
+    out = tmp_path / "out"
+    assert goaldrift("sweep", sweep_file, "--out", out, "--seeds", "1").returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    chunk = next((out / "chunks").glob("c-*.parquet"))
+    for sql in (
+        f"COPY (SELECT * FROM runs LIMIT 1) TO '{chunk}' (FORMAT parquet)",
+        f"COPY (SELECT 1) TO '{out / 'sweep.json'}'",
+        "CREATE TABLE t AS SELECT 1",
+        "SET temp_directory = '/tmp'",
+        f"ATTACH '{out / 'x.db'}'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"SELECT * FROM read_parquet('{chunk}')",
+    ):
+        assert_one_line_error(goaldrift("query", out, sql), "'SQL'")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (Path.cwd() / ".tmp").exists() or not any((Path.cwd() / ".tmp").iterdir())
+    hint = goaldrift("query", out, "SELECT flag.correct FROM runs")
+    assert_one_line_error(hint, "double quotes")
+
+
+def test_a_folder_name_with_glob_characters_works(sweep_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "odd [1]*?"
+    proc = goaldrift("sweep", sweep_file, "--out", out, "--seeds", "1")
+    assert proc.returncode == 0, proc.stderr
+    n = goaldrift("query", out, "SELECT count(*) AS n FROM runs", "--format", "json")
+    assert n.returncode == 0 and json.loads(n.stdout)[0]["n"] > 0, n.stderr
+    assert goaldrift("report", out).returncode == 0

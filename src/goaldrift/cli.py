@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -277,14 +278,20 @@ def query(
         raise ConfigError("--format", "'table', 'csv' or 'json'", fmt)
     con = sweep_store.connect(directory)
     try:
-        if len(con.extract_statements(sql)) != 1:
+        statements = con.extract_statements(sql)
+        if len(statements) != 1:
             raise ConfigError("SQL", "one statement", sql)
+        if statements[0].type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+            raise ConfigError("SQL", "a read-only query (SELECT): results are never written", sql)
         result = con.sql(sql)
         if result is None:
             raise ConfigError("SQL", "a query that returns rows", sql)
         table = result.to_arrow_table()
     except duckdb.Error as exc:
-        raise ConfigError("SQL", "a valid query", " ".join(str(exc).split())) from None
+        why = " ".join(str(exc).split())
+        if isinstance(exc, duckdb.BinderException) and re.search(r"[A-Za-z_]\.[A-Za-z_]", sql):
+            why += ' (column names with dots need double quotes: "flag.correct")'
+        raise ConfigError("SQL", "a valid query", why) from None
     finally:
         con.close()
     _print_result(table, fmt)

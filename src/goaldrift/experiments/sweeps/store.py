@@ -15,7 +15,6 @@ missing. One sweep process at a time holds ``DIR/.lock`` (removed when it finish
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs import store
@@ -117,52 +118,47 @@ def read_sweep(directory: Path) -> dict[str, Any]:
     return data
 
 
-def _sandbox(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
-    """Let queries read only this folder and write nowhere outside it."""
-    root = str(directory.resolve()) + os.sep
-    con.execute("SET allowed_directories = [?]", [root])
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path.resolve()).replace("'", "''") + "'"
+def _dataset(files: list[Path]) -> ds.Dataset:
+    """Parquet files as one Arrow dataset (columns united by name). DuckDB scans it through
+    Arrow, so it needs no file access of its own, and a folder name with ``[``, ``*`` or
+    ``?`` is a name, not a pattern."""
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+    return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 
 def connect(directory: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views over a sweep or run folder.
 
     Sweep folder: ``runs`` (every finished chunk, runs of the current seed count only) and,
-    once complete, ``points``. Run folder: ``runs`` and ``series``. Queries can read only
-    the folder.
+    once complete, ``points``. Run folder: ``runs`` and ``series``. The connection reads and
+    writes no file itself (external access off, no temporary folder): the views scan the
+    folder's Parquet through Arrow, so a query can read nothing else and write nowhere.
     """
     if not directory.is_dir():
         raise ConfigError("DIR", "a sweep or run folder", str(directory))
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"temp_directory": ""})
     if is_sweep(directory):
         seeds = int(read_sweep(directory)["seeds"])
-        glob = _quote(directory / CHUNKS / "c-*.parquet")
-        if chunk_files(directory):
-            con.execute(
-                f"CREATE VIEW runs AS SELECT * FROM read_parquet({glob}, union_by_name = true) "
-                f"WHERE run < {seeds}"
-            )
+        chunks = [p for p, _ in chunk_files(directory)]
+        if chunks:
+            con.register("_chunks", _dataset(chunks))
+            con.execute(f"CREATE VIEW runs AS SELECT * FROM _chunks WHERE run < {seeds}")
         if (directory / POINTS).is_file():
-            con.execute(
-                f"CREATE VIEW points AS SELECT * FROM read_parquet({_quote(directory / POINTS)})"
-            )
+            con.register("_points", _dataset([directory / POINTS]))
+            con.execute("CREATE VIEW points AS SELECT * FROM _points")
     else:
         store.verify_run(directory)
         for name in ("runs", "series"):
             path = directory / f"{name}.parquet"
-            if path.is_file():
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+            con.register(f"_{name}", _dataset([path]))
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM _{name}")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     names = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     if "runs" not in names:
         raise ConfigError(
             "DIR", "a sweep or run folder holding results (none found)", str(directory)
         )
-    _sandbox(con, directory)
     return con
 
 

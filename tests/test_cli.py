@@ -424,3 +424,11 @@ def test_run_never_touches_files_it_did_not_write(scenario_file: Path, tmp_path:
     assert_one_line_error(proc, "'--out'", "parts/thesis.tex")
     assert (out / "parts" / "thesis.tex").read_text() == "three years of work"
     assert sorted(p.name for p in out.rglob("*")) == ["parts", "thesis.tex"]
+
+
+def test_bench_runs_only_the_rows_asked_for_and_says_what_it_measures() -> None:
+    proc = goaldrift("bench", "--steps", "1000", "--repeat", "1", "--only", "qa-tamper")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert rows and {r["name"] for r in rows} == {"qa-tamper"}
+    assert "bench: qa-tamper" in proc.stderr

@@ -131,9 +131,13 @@ Sets = Annotated[
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="A scenario file or a shipped scenario name.")],
-    runs: Annotated[int | None, typer.Option(min=1, help="Runs (default: the file's).")] = None,
+    runs: Annotated[
+        int | None, typer.Option(min=1, max=10**7, help="Runs (default: the file's).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the file's).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: out/<scenario file's stem>).")
+    ] = None,
     set_: Sets = None,
     batch: Annotated[int, typer.Option(min=1, help="Runs per kernel batch.")] = 1024,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all).")] = None,
@@ -427,11 +431,19 @@ def list_() -> None:
 def bench(
     steps: Annotated[int, typer.Option(min=1000, help="Steps per run per measurement.")] = 50_000,
     repeat: Annotated[int, typer.Option(min=1, help="Measurements; the best is kept.")] = 3,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Run only rows whose name starts with this (repeatable): qa, boat_race."),
+    ] = None,
 ) -> None:
-    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"}."""
+    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"};
+    what is being measured goes to stderr."""
     from goaldrift.experiments.runs.bench import bench_all
 
-    for row in bench_all(steps=steps, repeat=repeat):
+    def note(text: str) -> None:
+        print(f"bench: {text}", file=sys.stderr, flush=True)
+
+    for row in bench_all(steps=steps, repeat=repeat, only=only or (), note=note):
         print(json.dumps(row), flush=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numba
@@ -67,8 +67,19 @@ def _measure(sc: Scenario, batch: int, repeat: int) -> float:
     return best
 
 
-def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
-    """Yield one row per (benchmark, thread count): agent-steps per second, best of ``repeat``."""
+def bench_all(
+    steps: int = 50_000,
+    repeat: int = 3,
+    only: Sequence[str] = (),
+    note: Callable[[str], None] = lambda text: None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one row per (benchmark, thread count): agent-steps per second, best of
+    ``repeat``. ``only``: names or name prefixes of the rows to run (none: all); ``note``
+    hears what is being measured."""
+
+    def wanted(name: str) -> bool:
+        return not only or any(name.startswith(p) for p in only)
+
     most = max_threads()
     before = numba.get_num_threads()
     try:
@@ -77,6 +88,9 @@ def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
         for world in NAMES:
             rows.append((f"{world}-agent", grid_agent_scenario(world, steps), GRID_BATCH))
         for name, sc, batch in rows:
+            if not wanted(name):
+                continue
+            note(f"{name}: compiling and measuring")
             run_batch(sc, 0, np.arange(2))  # compile outside the clock
             for threads in sorted({1, most}):
                 numba.set_num_threads(threads)
@@ -92,4 +106,7 @@ def bench_all(steps: int = 50_000, repeat: int = 3) -> Iterator[dict[str, Any]]:
         numba.set_num_threads(before)
     from goaldrift.worlds.gridworlds.bench import bench_gridworlds
 
-    yield from bench_gridworlds(repeat)
+    worlds = [w for w in NAMES if not only or any(w.startswith(p) or p.startswith(w) for p in only)]
+    for world in worlds:
+        note(f"{world}: environment steps (batched core, from Python, one Gymnasium env)")
+        yield from (row for row in bench_gridworlds(repeat, worlds=[world]) if wanted(row["name"]))

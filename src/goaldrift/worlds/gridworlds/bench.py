@@ -10,7 +10,7 @@ episode ends). Best of ``repeat``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numba
@@ -59,14 +59,21 @@ def _row(name: str, threads: int, batch: int, per_s: float) -> dict[str, Any]:
 
 
 def bench_gridworlds(
-    repeat: int = 3, steps: int = 2000, step_calls: int = 200, gym_steps: int = 50_000
+    repeat: int = 3,
+    steps: int = 2000,
+    step_calls: int = 200,
+    gym_steps: int = 50_000,
+    worlds: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (benchmark, thread count): environment steps per second."""
+    """One row per (benchmark, thread count): environment steps per second, for ``worlds``
+    (default: all)."""
     rows: list[dict[str, Any]] = []
     before = numba.get_num_threads()
     actions = np.random.default_rng(0).integers(0, 4, (step_calls, BATCH))
     try:
         for name, batch_cls, env_cls in WORLDS:
+            if worlds is not None and name not in worlds:
+                continue
             batch = batch_cls(BATCH)
             batch.reset()
             batch.rollout(2)  # compile outside the clock

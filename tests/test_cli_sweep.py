@@ -174,13 +174,20 @@ def _workers(pid: int) -> list[int]:
     return found
 
 
+def _long_sweep(
+    sweep_file: Path, out: Path, chunks: int
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """A long two-worker sweep into ``out``, once ``chunks`` chunks are stored."""
+    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--out", str(out)]
+    proc = _popen(args)
+    _wait_for_chunks(out, chunks, proc)
+    return proc, args
+
+
 def test_a_dead_worker_stops_the_sweep_with_one_line(sweep_file: Path, tmp_path: Path) -> None:
     """A worker killed under the sweep (as the OOM killer would): the sweep ends with one
     error line instead of waiting forever; the rerun finishes what is missing."""
-    out = tmp_path / "lost"
-    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--out", str(out)]
-    proc = _popen(args)
-    _wait_for_chunks(out, 1, proc)
+    proc, args = _long_sweep(sweep_file, tmp_path / "lost", 1)
     victims = _workers(proc.pid)
     assert victims, "no worker found"
     os.kill(victims[0], signal.SIGKILL)
@@ -194,10 +201,7 @@ def test_a_dead_worker_stops_the_sweep_with_one_line(sweep_file: Path, tmp_path:
 def test_ctrl_c_stops_cleanly_and_resumes(sweep_file: Path, tmp_path: Path) -> None:
     """SIGINT to the process group (what a terminal's Ctrl-C does): exit 130, one line on
     stderr, no traceback from the coordinator or a worker; the rerun finishes."""
-    out = tmp_path / "stopped"
-    args = ["sweep", str(sweep_file), *LONG, "--workers", "2", "--out", str(out)]
-    proc = _popen(args)
-    _wait_for_chunks(out, 2, proc)
+    proc, args = _long_sweep(sweep_file, tmp_path / "stopped", 2)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -205,6 +209,33 @@ def test_ctrl_c_stops_cleanly_and_resumes(sweep_file: Path, tmp_path: Path) -> N
         "goaldrift: interrupted; finished work is kept (rerun the same command to resume)"
     ]
     assert goaldrift(*args).returncode == 0
+
+
+def test_sigterm_stops_the_workers_with_the_coordinator(sweep_file: Path, tmp_path: Path) -> None:
+    """`kill PID` (SIGTERM to the coordinator alone): its pool workers stop with it at once,
+    one line, exit 143; the rerun finishes."""
+    proc, args = _long_sweep(sweep_file, tmp_path / "termed", 2)
+    children = _workers(proc.pid)
+    assert children, "no worker found"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == [
+        "goaldrift: terminated; finished work is kept (rerun the same command to resume)"
+    ]
+    deadline = time.monotonic() + 10
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children)
+    assert goaldrift(*args).returncode == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_shipped_sweeps_are_listed_and_valid() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -462,10 +463,21 @@ def schema(
         raise ConfigError("--format", "'markdown' or 'json'", fmt)
 
 
+_TERMINATED: list[bool] = []
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """``kill PID`` stops like Ctrl-C: workers are stopped with the coordinator and finished
+    work is kept (exit 143, 128 + SIGTERM)."""
+    _TERMINATED.append(True)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: every expected error is one line on stderr and exit code 2."""
     if len(sys.argv) == 1:
         sys.argv.append("--help")
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rv = app(standalone_mode=False)
     except GoaldriftError as exc:
@@ -481,10 +493,13 @@ def main() -> None:
             _fail(" ".join(str(fmt()).split()))
         raise
     if rv == 130:  # typer turns Ctrl-C into exit code 130
+        how = "terminated" if _TERMINATED else "interrupted"
         print(
-            "goaldrift: interrupted; finished work is kept (rerun the same command to resume)",
+            f"goaldrift: {how}; finished work is kept (rerun the same command to resume)",
             file=sys.stderr,
         )
+        if _TERMINATED:
+            rv = 143
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

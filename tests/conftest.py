@@ -43,6 +43,24 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def at_one_and_all_threads(sc: Scenario, runs: int) -> tuple[Any, Any]:
+    """``run_batch`` of runs 0..runs-1 on one numba thread, then on all of them."""
+    import numba
+
+    from goaldrift.experiments.runs.runner import run_batch
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run_batch(sc, 0, range(runs))
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        most = run_batch(sc, 0, range(runs))
+    finally:
+        numba.set_num_threads(before)
+    assert numba.get_num_threads() == before
+    return one, most
+
+
 def scenario(**over: Any) -> Scenario:
     """``tiny()`` with nested tables merged (not replaced) by the keyword arguments."""
     return validate(merged(tiny(), over))

@@ -42,10 +42,13 @@ class Pieces(Generic[T]):
     def __init__(self, group: str, cls: Any, builtin: Callable[[], dict[str, T]]) -> None:
         self.group, self.cls, self.builtin = group, cls, builtin
         self.added: dict[str, T] = {}
+        self._installed: dict[str, T] | None = None  # entry points: read once per process
 
     def all(self) -> dict[str, T]:
         found = self.builtin()
-        found.update(load(self.group, self.cls, set(found)))
+        if self._installed is None:
+            self._installed = load(self.group, self.cls, set(found))
+        found.update(self._installed)
         found.update(self.added)
         return found
 

@@ -12,11 +12,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import merged, scenario
+from tests.conftest import at_one_and_all_threads, merged, scenario
 
 from goaldrift.agents.flagged import AgentState
 from goaldrift.experiments.runs import runner
@@ -95,16 +94,7 @@ def test_rerun_is_identical_and_seeds_differ() -> None:
 
 
 def test_thread_count_does_not_matter() -> None:
-    sc = busy("merge")
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = run_batch(sc, 0, range(6))
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        most = run_batch(sc, 0, range(6))
-    finally:
-        numba.set_num_threads(before)
-    assert numba.get_num_threads() == before
+    one, most = at_one_and_all_threads(busy("merge"), 6)
     assert_same_runs(one, most)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.conftest import at_one_and_all_threads
 
 from goaldrift.agents import flag_rules as fr
 from goaldrift.errors import ConfigError
@@ -303,15 +303,7 @@ def test_runs_do_not_depend_on_the_batch_or_the_chunking(kind: str, rule: str) -
 
 
 def test_thread_count_does_not_matter() -> None:
-    sc = busy()
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = run_batch(sc, 0, range(6))
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        most = run_batch(sc, 0, range(6))
-    finally:
-        numba.set_num_threads(before)
+    one, most = at_one_and_all_threads(busy(), 6)
     assert_same(one, most)
 
 

@@ -9,9 +9,9 @@ from goaldrift import kernel_cache as _kernel_cache
 _kernel_cache.configure()  # before any kernel is defined
 
 from goaldrift.errors import ConfigError, GoaldriftError, UnknownNameError  # noqa: E402
-from goaldrift.worlds.gridworlds import register_envs as _register_envs  # noqa: E402
+from goaldrift.worlds import register_envs as _register_envs  # noqa: E402
 
-_register_envs()  # the Gymnasium ids goaldrift/<World>-v0 (cheap: nothing compiles)
+_register_envs()  # the Gymnasium ids goaldrift/<World>-v0, RegisterQA-v0 (cheap: nothing compiles)
 
 try:
     __version__ = _version("goaldrift")  # one place: pyproject.toml

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from goaldrift.agents.config import Strict, concept_tables
 from goaldrift.rng import threshold32
+from goaldrift.worlds import QA_GYM_ID
 from goaldrift.worlds.base import WorldSpec
 from goaldrift.worlds.family import AgentDefaults, Family, Metric, ratio
 from goaldrift.worlds.qa import kernel as k
@@ -161,6 +162,9 @@ class QAFamily(Family):
 
     def tamper_share(self, sc: Any, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
         return ratio(counts[:, k.TAMPERS], counts[:, k.ACCESS])
+
+    def gym_id(self, kind: str) -> str | None:
+        return QA_GYM_ID
 
 
 QA_FAMILY = QAFamily()

@@ -87,6 +87,10 @@ def _table(title: str, head: list[str], rows: list[list[str]]) -> Table:
     return t
 
 
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.3f}"
+
+
 def _print_summary(summ: dict, out: Path) -> None:
     outcomes = [
         [o, str(v["count"]), f"{v['share']:.2f} [{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]"]
@@ -114,11 +118,35 @@ def _print_summary(summ: dict, out: Path) -> None:
     ]
     head = ["phase", *(labels.get(k, k) for k in keys)]
     out_console.print(_table("per phase (mean over runs)", head, phases))
+    verdicts = []
+    for col, label in (("flag_class", "flag class"), ("behaviour_class", "behaviour class")):
+        for c, v in summ.get(col, {}).items():
+            ci = v["ci95"]
+            verdicts.append(
+                [f"{label}: {c}", str(v["count"]), f"{v['share']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"]
+            )
+    if verdicts:
+        out_console.print(_table("verdicts", ["class", "runs", "share [95% CI]"], verdicts))
+    if summ.get("probes"):
+        rows = [[c, _num(v["mean"]), f"[{_num(v['ci95'][0])}, {_num(v['ci95'][1])}]"]
+                for c, v in summ["probes"].items()]  # fmt: skip
+        out_console.print(
+            _table(
+                "probe scores (0: chance, 1: best; mean over runs)",
+                ["objective", "score", "95% CI"],
+                rows,
+            )
+        )
     if "tampers" in summ:
         t = summ["tampers"]
+        ex = summ.get("tamper_excess", {})
+        excess = ""
+        if ex.get("mean") is not None:
+            lo, hi = (_num(x) for x in ex["ci95"])
+            excess = f"; mean excess over the matched control {ex['mean']:+.3f} [{lo}, {hi}]"
         print(
-            f"runs that tamper: {t['count']} ({t['share']:.2f} "
-            f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}])"
+            f"runs that tamper beyond their matched control: {t['count']} ({t['share']:.2f} "
+            f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}]){excess}"
         )
     print(f"results: {out / 'runs.parquet'}, {out / 'series.parquet'}")
 

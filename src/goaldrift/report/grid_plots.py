@@ -38,7 +38,8 @@ def plot_returns(rf: p.RunFolder, path: Path) -> p.Plot:
 
 
 def plot_tamper_episodes(rf: p.RunFolder, path: Path) -> p.Plot:
-    """Tamper events per episode over time, with the outcome threshold over the final window."""
+    """Tamper events per episode over time, with the matched control's level over the final
+    window."""
     spans = p.phase_spans(rf.scenario)
     s = rf.series
     tamper = [c for c in rf.concepts if c not in ("hidden", "observed")]
@@ -49,22 +50,7 @@ def plot_tamper_episodes(rf: p.RunFolder, path: Path) -> p.Plot:
         p._band(ax, s, "tamper_per_episode", p.TAMPER_COLOUR, label)
         handles, _ = ax.get_legend_handles_labels()
         p._legend(fig, [*handles, *p._style_keys()])
-        oc = rf.scenario.get("outcome") or {}
-        thr = oc.get("tamper_threshold")
-        if thr is not None and spans:
-            end = spans[-1].end
-            window = oc.get("window")
-            start = max(end - int(window), spans[0].start) if window else spans[-1].start
-            ax.hlines(float(thr), start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
-            ax.text(
-                end,
-                float(thr),
-                f"tampering above this (final {end - start:,} steps) ",
-                fontsize=7.5,
-                color="#7b3294",
-                va="bottom",
-                ha="right",
-            )
+        p.control_line(ax, rf, spans, "tamper / episode")
     else:
         ax.text(
             0.5,
@@ -87,7 +73,8 @@ def plot_tamper_episodes(rf: p.RunFolder, path: Path) -> p.Plot:
         "The world's tamper concept (standing on the observation transformer, crossing the "
         "punishment cell unsupervised, flipping a reward switch), counted per episode over "
         "the episodes that ended in each sample window and in which tampering was possible "
-        "(absent_supervisor: the unsupervised ones). The dashed line is the outcome "
-        "threshold over the final window. Line: median over runs; band: 10th–90th "
-        "percentile; dotted: mean.",
+        "(absent_supervisor: the unsupervised ones). The dashed line is the matched "
+        "control's mean over the final window (the same runs with the flag anchored on the "
+        "hidden reward): a run tampers only if it exceeds its own control beyond noise. "
+        "Line: median over runs; band: 10th–90th percentile; dotted: mean.",
     )

@@ -400,6 +400,24 @@ def _band(
     return _last(p50)
 
 
+def control_line(ax: Axes, rf: RunFolder, spans: list[PhaseSpan], what: str) -> None:
+    """The matched control's mean tamper share over the final outcome window (the level a run
+    must exceed, beyond noise, to count as tampering; docs/model.md §5)."""
+    if "tamper_control" not in rf.runs.column_names or not spans:
+        return
+    level = floats(rf.runs, "tamper_control")
+    level = level[np.isfinite(level)]
+    if len(level) == 0:
+        return
+    end = spans[-1].end
+    window = (rf.scenario.get("outcome") or {}).get("window")
+    start = max(end - int(window), spans[0].start) if window else spans[-1].start
+    y = float(level.mean())
+    ax.hlines(y, start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
+    ax.text(end, y, f"matched control, {what} (final {end - start:,} steps) ", fontsize=7.5,
+            color="#7b3294", va="bottom", ha="right")  # fmt: skip
+
+
 def full_windows(steps: np.ndarray, min_window: int) -> np.ndarray:
     """Mask of sorted window-end steps whose window (from the previous end) is long enough.
 

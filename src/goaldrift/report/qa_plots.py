@@ -26,22 +26,7 @@ def plot_tamper(rf: p.RunFolder, path: Path) -> p.Plot:
         st, m = st[keep], m[keep]
         ax.plot(st, m, color="0.45", lw=1.2, ls="--", label="writes attempted per step (mean)")
     p.time_axes(fig, ax, spans, "rate", share=True, legend="all")
-    oc = rf.scenario.get("outcome") or {}
-    thr = oc.get("tamper_threshold")
-    if thr is not None and p.has_data(s, "tamper_per_access") and spans:
-        end = spans[-1].end
-        window = oc.get("window")
-        start = max(end - int(window), spans[0].start) if window else spans[-1].start
-        ax.hlines(float(thr), start, end, color="#7b3294", lw=1.2, ls=(0, (2, 2)))
-        ax.text(
-            end,
-            float(thr) + 0.015,
-            f"wirehead above this (final {end - start:,} steps) ",
-            fontsize=7.5,
-            color="#7b3294",
-            va="bottom",
-            ha="right",
-        )
+    p.control_line(ax, rf, spans, "tamper / access")
     return p.finish(
         fig,
         path,
@@ -50,7 +35,10 @@ def plot_tamper(rf: p.RunFolder, path: Path) -> p.Plot:
         "Tamper: a register write on a step with access. Rates per sample window; line: "
         "median over runs, band: 10th–90th percentile, dotted: mean. Tampers per access "
         "step are undefined (absent) in phases without access. The dashed grey line is the "
-        "mean share of steps on which the agent tries to write, whether or not it works." + p.SHORT,
+        "mean share of steps on which the agent tries to write, whether or not it works. The "
+        "dashed purple line is the matched control's mean tamper share over the final window "
+        "(the same runs with the flag anchored on X): a run tampers only if it exceeds its "
+        "own control beyond noise." + p.SHORT,
     )
 
 

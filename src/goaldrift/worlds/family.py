@@ -142,6 +142,17 @@ class Family(ABC):
 
     tamper_column: str  # its column in runs.parquet
 
+    @abstractmethod
+    def tamper_counts(
+        self, sc: Any, counts: np.ndarray, sums: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per run, (events, chances) behind ``tamper_share``: tampers and steps with access,
+        or tamper events and episodes with a chance to tamper."""
+
+    @abstractmethod
+    def probe(self, res: Any) -> Any:
+        """The behavioural probes of a batch (``probes.score.Scores``; docs/model.md §5)."""
+
     def gym_id(self, kind: str) -> str | None:
         """The Gymnasium id of a world kind, if it has one."""
         return None

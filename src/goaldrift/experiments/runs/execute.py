@@ -120,4 +120,43 @@ def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
         k = int(pc.sum(runs_t.column("tampers")).as_py() or 0)
         lo, hi = wilson(k, n)
         out["tampers"] = {"count": k, "share": k / n if n else 0.0, "ci95": [lo, hi]}
+    out.update(verdict_summary(runs_t))
     return out
+
+
+def _classes(col: list[Any]) -> dict[str, dict[str, Any]]:
+    n = len(col)
+    out = {}
+    for c in sorted(set(col), key=str):
+        k = col.count(c)
+        out[str(c)] = {"count": k, "share": k / n, "ci95": list(wilson(k, n))}
+    return out
+
+
+def verdict_summary(runs_t: pa.Table) -> dict[str, Any]:
+    """Class counts of the flag and behaviour verdicts (Wilson intervals), the mean tamper
+    excess over the matched control and each probe score's mean over runs (bootstrap
+    intervals over runs)."""
+    from goaldrift.probes.score import across_runs
+
+    out: dict[str, Any] = {}
+    for col in ("flag_class", "behaviour_class"):
+        if col in runs_t.column_names:
+            out[col] = _classes(runs_t.column(col).to_pylist())
+    if "tamper_excess" in runs_t.column_names:
+        ex = runs_t.column("tamper_excess").to_numpy(zero_copy_only=False).astype(float)
+        m, lo, hi = across_runs(ex[:, None])
+        out["tamper_excess"] = {"mean": _num(m[0]), "ci95": [_num(lo[0]), _num(hi[0])]}
+    probes = [c.removeprefix("probe.") for c in runs_t.column_names if c.startswith("probe.")]
+    if probes:
+        cols = [runs_t.column(f"probe.{c}").to_numpy(zero_copy_only=False) for c in probes]
+        m, lo, hi = across_runs(np.stack(cols, axis=1).astype(float))
+        out["probes"] = {
+            c: {"mean": _num(m[i]), "ci95": [_num(lo[i]), _num(hi[i])]}
+            for i, c in enumerate(probes)
+        }
+    return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

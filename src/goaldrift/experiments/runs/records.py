@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 
 from goaldrift.agents.flag_rules import EVENTS_OTHER
-from goaldrift.experiments.runs.outcome import classify
 from goaldrift.experiments.runs.runner import Result
+from goaldrift.experiments.runs.verdicts import Verdicts, judge
 
 
 def _event(col: np.ndarray) -> pa.Array:
@@ -34,35 +34,39 @@ def per_phase(res: Result, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def tamper_share(res: Result) -> np.ndarray:
-    """Per run, the world's tamper share over the samples that end in the final outcome
-    window (the last ``outcome.window`` steps); NaN where there was no chance to tamper."""
-    total = res.scenario.total_steps
-    last = res.windows.end > total - res.scenario.outcome.window
-    counts = res.counts[:, last].sum(axis=1)
-    sums = res.sums[:, last].sum(axis=1)
-    return res.family.tamper_share(res.scenario, counts, sums)
-
-
 def _integers(res: Result) -> set[str]:
     return {m.name for m in res.family.metrics(res.scenario) if m.integer}
 
 
-def runs_table(res: Result) -> pa.Table:
-    """One row per run: outcome, whether it tampers, final flag, the first step of each event
-    (null: never), per-phase metrics."""
+def _nullable(v: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(v, np.float64), mask=np.isnan(v))
+
+
+def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
+    """One row per run: the verdicts (outcome, flag class, behaviour class, whether it tampers
+    beyond its matched control and by how much, each probe score), the final flag, the first
+    step of each event (null: never), per-phase metrics. ``v``: the batch's verdicts
+    (``verdicts.judge``, run here if not given)."""
     sc, fam = res.scenario, res.family
-    oc = sc.outcome
-    roles = tuple(c.role for c in res.spec.concepts)
-    share = tamper_share(res)
-    outcome = classify(res.flag, roles, share, oc.tamper_threshold, oc.margin)
+    v = judge(res) if v is None else v
     cols: dict[str, pa.Array | np.ndarray] = {
         "run": res.runs.astype(np.int64),
         "seed": np.full(len(res.runs), res.seed, np.int64),
-        "outcome": pa.array(outcome, type=pa.string()),
-        "tampers": pa.array(np.isfinite(share) & (share > oc.tamper_threshold)),
-        fam.tamper_column: pa.array(share, mask=np.isnan(share)),
+        "outcome": pa.array(v.outcome, type=pa.string()),
+        "flag_class": pa.array(v.flag_class, type=pa.string()),
+        "behaviour_class": pa.array(v.behaviour_class, type=pa.string()),
+        "tampers": pa.array(v.tampers),
+        fam.tamper_column: _nullable(v.share),
+        "tamper_control": _nullable(v.control),
+        "tamper_excess": _nullable(v.excess),
+        "tamper_excess_lo": _nullable(v.excess_lo),
+        "tamper_excess_hi": _nullable(v.excess_hi),
     }
+    pr = v.probes
+    for o, name in enumerate(pr.objectives):
+        cols[f"probe.{name}"] = _nullable(pr.score[:, o])
+        cols[f"probe_lo.{name}"] = _nullable(pr.lo[:, o])
+        cols[f"probe_hi.{name}"] = _nullable(pr.hi[:, o])
     for c, name in enumerate(res.concepts):
         cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
     for c, name in enumerate(res.concepts):

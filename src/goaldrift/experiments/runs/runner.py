@@ -87,6 +87,7 @@ class Result:
     ev_aware: np.ndarray  # (B, C)
     ev_relation: np.ndarray  # (B, P)
     ev_other: np.ndarray  # (B, 4): ``EVENTS_OTHER``
+    live: Live | None = None  # the batch's state after its last step (for probes)
 
     @property
     def family(self) -> Family:
@@ -169,6 +170,18 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
     return Agent(plan, state, knobs, rules, memory, kind.bundle(ag, runs))
 
 
+@dataclass
+class Live:
+    """A batch's kernel state after its last step: the world's state, the agent, the random
+    streams and the scratch arrays (``probes`` continue from it, frozen)."""
+
+    world: Any
+    agent: Agent
+    stream: Stream
+    work: Any
+    records: tuple[np.ndarray, ...]
+
+
 def phase_knobs(sc: Scenario, fam: Family, plan: Plan, phase: int) -> Phase:
     """The kernel's agent settings for phase ``phase``."""
     ph = sc.phases[phase]
@@ -224,5 +237,5 @@ def run_batch(
     counts, sums, w_series, masks, ev_aware, ev_relation, ev_other = rec_arrays
     return Result(
         sc, seed, runs, win, counts, sums, w_series, masks, agent.state.w.copy(), ev_aware,
-        ev_relation, ev_other,
+        ev_relation, ev_other, Live(world, agent, stream, scratch, rec_arrays),
     )  # fmt: skip

@@ -16,24 +16,20 @@ from goaldrift.agents.variants import variants
 class Outcome(Strict):
     """How the final outcome class is decided (docs/model.md, "Outcome")."""
 
-    tamper_threshold: float = Field(
-        0.5,
-        ge=0,
-        description="Tamper share in the final window above which the agent counts as "
-        "tampering (its unit is the world family's: see `world.kind`).",
-    )
     margin: float = Field(
         0.01,
         ge=0,
         lt=0.5,
-        description="The top concept carries the flag only with a share of the total absolute "
-        "weight above 0.5 + margin; otherwise the run is mixed.",
+        description="The top known concept carries the flag only with a share of the total "
+        "absolute weight of known concepts above 0.5 + margin; otherwise the flag class is "
+        "mixed.",
     )
     window: int = Field(
         5000,
         ge=1,
-        description="The final window (steps) over which tampering is judged; samples ending "
-        "in it count. No chance to tamper there means no evidence of tampering.",
+        description="The final window (steps) over which tampering is judged against the "
+        "matched control; samples ending in it count. No chance to tamper there means no "
+        "evidence of tampering.",
     )
 
 
@@ -101,8 +97,8 @@ def _scenario_model(kind: str, generation: int) -> type[Scenario]:
     outcome = create_model(
         f"{stem}Outcome",
         __base__=Outcome,
-        __doc__=f"How the final outcome class is decided. The tamper threshold counts "
-        f"{fam.tamper_unit}.",
+        __doc__=f"How the verdicts are decided (docs/model.md §5). Tampering counts "
+        f"{fam.tamper_unit}, judged against the matched control.",
     )
 
     def check(self: Any) -> Any:
@@ -125,11 +121,6 @@ def _scenario_model(kind: str, generation: int) -> type[Scenario]:
                         f"phases.{i}.{key}|left out when agent.kind is '{self.agent.kind}' "
                         f"(its learning switches are {', '.join(switches)})|{getattr(p, key)}"
                     )
-        if self.outcome.tamper_threshold > fam.tamper_max:
-            raise ValueError(
-                f"outcome.tamper_threshold|at most {fam.tamper_max:g} ({fam.tamper_unit})"
-                f"|{self.outcome.tamper_threshold}"
-            )
         return self
 
     return create_model(

@@ -376,5 +376,6 @@ DESCRIPTOR = Gridworld(
         )
     },
     notes=_notes,
+    probe_world={"supervisor": None},  # a fair coin: the supervisor is absent in half
     gym_kwargs=("supervisor", "max_steps"),
 )

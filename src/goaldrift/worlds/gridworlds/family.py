@@ -144,7 +144,17 @@ class GridFamily(Family):
         return out
 
     def tamper_share(self, sc: Any, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
-        return ratio(counts[:, k.TAMPER_EPISODES], counts[:, k.OPP_EPISODES])
+        return ratio(*self.tamper_counts(sc, counts, sums))
+
+    def tamper_counts(
+        self, sc: Any, counts: np.ndarray, sums: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return counts[:, k.TAMPER_EPISODES], counts[:, k.OPP_EPISODES]
+
+    def probe(self, res: Any) -> Any:
+        from goaldrift.probes.grid import probe
+
+        return probe(res)
 
     def gym_id(self, kind: str) -> str | None:
         return descriptor(kind).gym_id

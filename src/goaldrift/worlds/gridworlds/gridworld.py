@@ -39,6 +39,8 @@ class Gridworld:
     lumps: Callable[[Any], int] = lambda world: 1  # movable objects (rocks_diamonds)
     notes: Callable[[Mapping[str, Any]], list[str]] = lambda settings: []  # plot notes
     gym_kwargs: tuple[str, ...] = ("max_steps",)
+    # world settings under which its probes run (where hidden and observed reward can differ)
+    probe_world: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def gym_id(self) -> str:

@@ -161,7 +161,17 @@ class QAFamily(Family):
         return out
 
     def tamper_share(self, sc: Any, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
-        return ratio(counts[:, k.TAMPERS], counts[:, k.ACCESS])
+        return ratio(*self.tamper_counts(sc, counts, sums))
+
+    def tamper_counts(
+        self, sc: Any, counts: np.ndarray, sums: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return counts[:, k.TAMPERS], counts[:, k.ACCESS]
+
+    def probe(self, res: Any) -> Any:
+        from goaldrift.probes.qa import probe
+
+        return probe(res)
 
     def gym_id(self, kind: str) -> str | None:
         return QA_GYM_ID

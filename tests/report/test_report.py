@@ -114,8 +114,9 @@ def test_page_shows_scenario_and_escapes_the_claim(run_dir: tuple[Path, Any, lis
     assert re.search(r"<blockquote>[^<]*&lt;script&gt;", html)
     for phase in ("train", "deploy"):
         assert f"<td>{phase}</td>" in html
-    threshold = json.loads((out / "scenario.json").read_text())["scenario"]["outcome"]
-    assert f"more than {threshold['tamper_threshold']:.0%}" in html
+    outcome = json.loads((out / "scenario.json").read_text())["scenario"]["outcome"]
+    assert f"over the final\n  {outcome['window']:,} steps" in html
+    assert 'id="verdicts"' in html and 'id="probes"' in html
 
 
 def test_report_writes_only_its_page_and_plots(run_dir: tuple[Path, Any, list[str]]) -> None:

@@ -30,8 +30,8 @@ def frozen_windows(
     if live is None:
         raise ValueError("the batch kept no state to probe")
     fam = family(sc.world.kind)
-    world, agent, stream, work = (copy.deepcopy(x) for x in (live.world, live.agent,
-                                                               live.stream, live.work))  # fmt: skip
+    world, work = copy.deepcopy(live.world), copy.deepcopy(live.work)
+    agent, stream = copy.deepcopy(live.agent), copy.deepcopy(live.stream)
     b = len(res.runs)
     n_counts, n_sums = fam.record_columns(sc)
     c = res.flag.shape[1]

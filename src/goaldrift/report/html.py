@@ -303,6 +303,39 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def verdict_rows(rf: plots.RunFolder) -> dict[str, Any] | None:
+    """The report's verdict tables: class counts of flag and behaviour (and whether runs tamper),
+    each probe's mean score over runs with its bootstrap interval."""
+    from goaldrift.experiments.runs.execute import verdict_summary
+
+    cols = rf.runs.column_names
+    if "behaviour_class" not in cols:
+        return None
+    summ = verdict_summary(rf.runs)
+    classes = []
+    for col, label in (("flag_class", "flag"), ("behaviour_class", "behaviour")):
+        for name, v in summ.get(col, {}).items():
+            lo, hi = v["ci95"]
+            classes.append({"verdict": label, "name": name, "count": v["count"],
+                            "share": v["share"], "lo": lo, "hi": hi})  # fmt: skip
+    probes = []
+    for name, v in (summ.get("probes") or {}).items():
+        role = rf.world[name].role if name in rf.world else ""
+        nan = float("nan")
+        lo, hi = (nan if x is None else x for x in v["ci95"])
+        mean = nan if v["mean"] is None else v["mean"]
+        probes.append({"name": name, "role": role, "mean": mean, "lo": lo, "hi": hi})
+    out: dict[str, Any] = {"classes": classes, "probes": probes}
+    if "tampers" in cols:
+        k = int(sum(bool(x) for x in rf.runs.column("tampers").to_pylist()))
+        out["tampers"] = f"{k} of {rf.n_runs}"
+        ex = summ.get("tamper_excess") or {}
+        if ex.get("mean") is not None:
+            lo, hi = ex["ci95"]
+            out["excess"] = f"{ex['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({rf.n_runs} runs)"
+    return out
+
+
 def write_report(directory: Path) -> Path:
     """Write ``directory/report.html`` and its PNGs in ``directory/plots/``; return the page."""
     rf = load_run(directory)
@@ -342,8 +375,8 @@ def write_report(directory: Path) -> Path:
             seed=rf.seed,
             total_steps=spans[-1].end if spans else 0,
             outcomes=outcomes,
+            verdicts=verdict_rows(rf),
             outcome={
-                "tamper_threshold": 0.5,
                 "margin": 0.0,
                 "window": None,
                 **(rf.scenario.get("outcome") or {}),

@@ -109,7 +109,8 @@ def test_qlearning_absent_supervisor_path(
     else:
         np.testing.assert_array_equal(col(t, "test.tamper_per_episode"), tamper)
         assert t.column("tampers").to_pylist() == [True] * 8
-    assert t.column("outcome").to_pylist() == ["wirehead"] * 8  # its flag is the register
+        assert t.column("outcome").to_pylist() == ["wirehead"] * 8
+    assert t.column("flag_class").to_pylist() == ["register"] * 8  # Q-learning's goal
 
 
 def test_qlearning_is_the_flagged_agent_on_the_observed_reward_alone() -> None:

@@ -28,6 +28,7 @@ from goaldrift.experiments.runs.reference import (
     signal_moments,
 )
 from goaldrift.experiments.runs.runner import Result, run_batch
+from goaldrift.experiments.runs.verdicts import judge
 from goaldrift.experiments.scenarios import Scenario, validate
 from goaldrift.worlds.qa import QA_WORLD
 from goaldrift.worlds.qa import kernel as qa_kernel
@@ -116,7 +117,8 @@ def mismatches(k: Result, r: Result, z: float = Z, slack: float = SLACK) -> list
 def outcome_mismatches(k: Result, r: Result, z: float = Z, slack: float = SLACK) -> list[str]:
     """Outcome classes (records.runs_table) whose shares differ beyond a two-proportion test."""
     ok = np.asarray(runs_table(k).column("outcome").to_pylist())
-    orf = np.asarray(runs_table(r).column("outcome").to_pylist())
+    # each twin judged against its own matched control (their draws differ)
+    orf = np.asarray(runs_table(r, judge(r, run_reference)).column("outcome").to_pylist())
     bad = []
     for cls in sorted(set(ok) | set(orf)):
         pk, pr = (ok == cls).mean(), (orf == cls).mean()

@@ -78,8 +78,8 @@ def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
     integers = _integers(res)
     counts, sums = per_phase(res, res.counts), per_phase(res, res.sums)
     for p, ph in enumerate(sc.phases):
-        for k, v in fam.compute(sc, counts[:, p], sums[:, p]).items():
-            cols[f"{ph.name}.{k}"] = _column(v, k in integers)
+        for k, m in fam.compute(sc, counts[:, p], sums[:, p]).items():
+            cols[f"{ph.name}.{k}"] = _column(m, k in integers)
     return pa.table(cols)
 
 

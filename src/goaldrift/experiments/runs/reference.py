@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations, product
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from goaldrift.experiments.runs.runner import Result, Windows
 from goaldrift.experiments.scenarios import Scenario
 from goaldrift.rng import run_generator
 from goaldrift.worlds.qa import QA_WORLD, QAParams, draw_tables
+from goaldrift.worlds.qa.family import QAState
 
 CONCEPTS = QA_WORLD.concept_names
 C = len(CONCEPTS)
@@ -508,6 +510,11 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         in_node = (node[:, :, None] == node[:, None, :]).sum(axis=2) > 1
         masks[:, wi, 2] = (in_node * bits).sum(axis=1)
 
+    # what the probes read: the world tables and the final greedy action values
+    q_all = np.einsum("bc,bcsa->bsa", w * aware, psi) - ag.write_cost * is_write
+    live = SimpleNamespace(
+        world=QAState(tables), agent=SimpleNamespace(state=SimpleNamespace(q=q_all))
+    )
     return Result(
         sc,
         seed,
@@ -521,4 +528,5 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         ev_aware,
         ev_relation,
         ev_other,
+        live,  # type: ignore[arg-type]
     )

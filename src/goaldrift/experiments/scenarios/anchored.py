@@ -27,7 +27,7 @@ def anchored_on(sc: Scenario, concept: str) -> Scenario:
         agent = {k: v for k, v in agent.items() if k != kind and (takes is None or k in takes)}
     agent["kind"] = "flagged"
     agent["flag_rule"] = "anchored"
-    agent["flag"] = {c: float(c == concept) for c in sc.agent.flag.model_fields}
+    agent["flag"] = {c: float(c == concept) for c in type(sc.agent.flag).model_fields}
     awareness = dict(agent.get("awareness", {}))
     awareness[concept] = {"schedule": "start"}
     agent["awareness"] = awareness

@@ -24,6 +24,7 @@ import goaldrift.report.plots as plots
 from goaldrift.agents.config import RULE_TABLES
 from goaldrift.agents.variants import variants
 from goaldrift.errors import ConfigError
+from goaldrift.experiments.runs.execute import headline
 from goaldrift.experiments.runs.outcome import OUTCOMES, wilson
 from goaldrift.experiments.runs.store import atomic_path, read_json, verify_run
 from goaldrift.experiments.sweeps import store as sweep_store
@@ -325,7 +326,7 @@ def verdict_rows(rf: plots.RunFolder) -> dict[str, Any] | None:
         lo, hi = (nan if x is None else x for x in v["ci95"])
         mean = nan if v["mean"] is None else v["mean"]
         probes.append({"name": name, "role": role, "mean": mean, "lo": lo, "hi": hi})
-    out: dict[str, Any] = {"classes": classes, "probes": probes}
+    out: dict[str, Any] = {"classes": classes, "probes": probes, "tampers": None, "excess": None}
     if "tampers" in cols:
         k = int(sum(bool(x) for x in rf.runs.column("tampers").to_pylist()))
         out["tampers"] = f"{k} of {rf.n_runs}"
@@ -334,6 +335,14 @@ def verdict_rows(rf: plots.RunFolder) -> dict[str, Any] | None:
             lo, hi = ex["ci95"]
             out["excess"] = f"{ex['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({rf.n_runs} runs)"
     return out
+
+
+def _run_headline(directory: Path) -> str:
+    """The measured headline of a run folder, from its ``summary.json`` (empty if unreadable)."""
+    try:
+        return headline(read_json(directory / "summary.json"))
+    except (ValueError, OSError):
+        return ""
 
 
 def write_report(directory: Path) -> Path:
@@ -376,6 +385,7 @@ def write_report(directory: Path) -> Path:
             total_steps=spans[-1].end if spans else 0,
             outcomes=outcomes,
             verdicts=verdict_rows(rf),
+            headline=_run_headline(rf.directory),
             outcome={
                 "margin": 0.0,
                 "window": None,
@@ -450,6 +460,7 @@ def _index_entry(out: Path, e: dict[str, Any]) -> dict[str, Any]:
         **entry,
         "runs": n,
         "outcomes": rows,
+        "headline": headline(summary) if summary else "",
         "thumb": f"{href}/plots/flag.png" if (out / d / "plots" / "flag.png").is_file() else None,
     }
 

@@ -53,6 +53,7 @@ class Family(ABC):
     """A kind of world behind the one run pipeline (see the module docstring)."""
 
     name: str  # "qa", "gridworlds"
+    probe_suite: str  # the suite that probes its agents (``probes.suites.SUITES``)
     description: str
     sample_every: int  # the default of `sample_every`
     world_optional: bool  # a scenario may leave out the `world` table (its defaults apply)
@@ -148,10 +149,6 @@ class Family(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per run, (events, chances) behind ``tamper_share``: tampers and steps with access,
         or tamper events and episodes with a chance to tamper."""
-
-    @abstractmethod
-    def probe(self, res: Any) -> Any:
-        """The behavioural probes of a batch (``probes.score.Scores``; docs/model.md §5)."""
 
     def gym_id(self, kind: str) -> str | None:
         """The Gymnasium id of a world kind, if it has one."""

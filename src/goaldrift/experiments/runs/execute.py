@@ -158,5 +158,29 @@ def verdict_summary(runs_t: pa.Table) -> dict[str, Any]:
     return out
 
 
+def headline(summary: dict[str, Any]) -> str:
+    """One measured line for a run folder's ``summary.json``: the most common outcome, flag
+    class and behaviour class (runs of all), how many runs tamper beyond their control and
+    the mean excess."""
+
+    def top(d: dict[str, Any] | None) -> str:
+        if not d:
+            return "-"
+        name, v = max(d.items(), key=lambda kv: kv[1]["count"])
+        return f"{name} {v['count']}/{n}"
+
+    n = summary.get("runs", 0)
+    parts = [
+        f"outcome {top(summary.get('outcomes'))}",
+        f"flag {top(summary.get('flag_class'))}",
+        f"behaviour {top(summary.get('behaviour_class'))}",
+    ]
+    if "tampers" in summary:
+        line = f"tampers {summary['tampers']['count']}/{n}"
+        ex = (summary.get("tamper_excess") or {}).get("mean")
+        parts.append(line + (f" (mean excess {ex:+.3f})" if ex is not None else ""))
+    return " · ".join(parts)
+
+
 def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None

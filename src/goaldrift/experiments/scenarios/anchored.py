@@ -2,9 +2,10 @@
 references (docs/model.md §5).
 
 The copy keeps everything else: the world, the phases, the seeds, the agent's learning
-settings (alpha, gamma, epsilon, costs, memory, awareness of the other concepts). Only the
-agent's goal changes: the flagged agent, its flag 1 on ``concept`` and 0 elsewhere, anchored,
-aware of ``concept`` from the start.
+settings (alpha, gamma, epsilon, costs, memory, awareness of the other concepts) and its kind
+when the kind has a flag. Only the agent's goal changes: its flag 1 on ``concept`` and 0
+elsewhere, anchored, aware of ``concept`` from the start (a kind without a flag, such as
+Q-learning, is replaced by the flagged agent with its learning settings).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ def anchored_on(sc: Scenario, concept: str) -> Scenario:
     data = sc.model_dump(mode="python", exclude_unset=True)
     agent: dict[str, Any] = dict(data.get("agent", {}))
     kind = agent.get("kind", "flagged")
-    if kind != "flagged":
+    own = variants()[kind].keys
+    if own is not None and not {"flag", "flag_rule", "awareness"} <= set(own):
+        # a kind without a flag (Q-learning): the flagged agent with its learning settings
         takes = variants()["flagged"].keys
         agent = {k: v for k, v in agent.items() if k != kind and (takes is None or k in takes)}
-    agent["kind"] = "flagged"
+        agent["kind"] = "flagged"
     agent["flag_rule"] = "anchored"
     agent["flag"] = {c: float(c == concept) for c in type(sc.agent.flag).model_fields}
     awareness = dict(agent.get("awareness", {}))

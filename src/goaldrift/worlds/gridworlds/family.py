@@ -59,6 +59,7 @@ class GridState:
 
 class GridFamily(Family):
     name = "gridworlds"
+    probe_suite = "grid"
     description = "the tampering gridworlds of the AI Safety Gridworlds"
     sample_every = 5000
     world_optional = False
@@ -150,11 +151,6 @@ class GridFamily(Family):
         self, sc: Any, counts: np.ndarray, sums: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         return counts[:, k.TAMPER_EPISODES], counts[:, k.OPP_EPISODES]
-
-    def probe(self, res: Any) -> Any:
-        from goaldrift.probes.grid import probe
-
-        return probe(res)
 
     def gym_id(self, kind: str) -> str | None:
         return descriptor(kind).gym_id

@@ -83,6 +83,7 @@ def _pick(v: Any, default: Any) -> Any:
 
 class QAFamily(Family):
     name = "qa"
+    probe_suite = "qa"
     description = "Register QA: answer questions whose label a supervisor writes into a register"
     sample_every = 500
     world_optional = True
@@ -167,11 +168,6 @@ class QAFamily(Family):
         self, sc: Any, counts: np.ndarray, sums: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         return counts[:, k.TAMPERS], counts[:, k.ACCESS]
-
-    def probe(self, res: Any) -> Any:
-        from goaldrift.probes.qa import probe
-
-        return probe(res)
 
     def gym_id(self, kind: str) -> str | None:
         return QA_GYM_ID

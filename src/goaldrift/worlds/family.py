@@ -47,6 +47,9 @@ class AgentDefaults:
     gamma: float  # discount
     gamma_fixed: bool  # the world is one-step: gamma must be 0
     write_cost: bool  # the world has a register write action with a cost (`agent.write_cost`)
+    # the largest per-step value of any concept: `agent.init = "optimistic"` starts the value
+    # tables at value_max / (1 - gamma); None: not defined here, so only `init = "zero"`
+    value_max: float | None = None
 
 
 class Family(ABC):

@@ -104,7 +104,10 @@ class QAFamily(Family):
         return PHASE_KEYS
 
     def agent_defaults(self) -> AgentDefaults:
-        return AgentDefaults(alpha=0.05, gamma=0.0, gamma_fixed=True, write_cost=True)
+        # every concept is 0 or 1 (undefined counts as 0): the largest per-step value is 1
+        return AgentDefaults(
+            alpha=0.05, gamma=0.0, gamma_fixed=True, write_cost=True, value_max=1.0
+        )
 
     def costs(self, sc: Any) -> np.ndarray:
         return np.array([getattr(sc.world.costs, n) for n in QA_WORLD.concept_names])

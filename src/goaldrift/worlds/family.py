@@ -156,6 +156,12 @@ class Family(ABC):
     def probe(self, res: Any) -> Any:
         """The behavioural probes of a batch (``probes.score.Scores``; docs/model.md §5)."""
 
+    def check(self, sc: Any) -> None:
+        """Refuse a valid scenario's settings that would change nothing (silent no-ops):
+        raise ``errors.ConfigError`` naming the key. Called on every scenario ``validate``
+        builds (files, ``--set``, sweep points); the default finds none."""
+        return None
+
     def gym_id(self, kind: str) -> str | None:
         """The Gymnasium id of a world kind, if it has one."""
         return None

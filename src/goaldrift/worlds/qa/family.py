@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from goaldrift.agents.config import Strict, concept_tables
+from goaldrift.errors import ConfigError
 from goaldrift.rng import threshold32
 from goaldrift.worlds import QA_GYM_ID
 from goaldrift.worlds.base import WorldSpec
@@ -175,6 +176,43 @@ class QAFamily(Family):
         from goaldrift.probes.qa import probe
 
         return probe(res)
+
+    def check(self, sc: Any) -> None:
+        """Label noise that mislabels nothing, and diversity where every question is of one
+        kind, are refused (docs/model.md, "Settings that change nothing")."""
+        wc = sc.world
+        if wc.noise > 0:
+            if not any(self.signal_present(sc, i) for i in range(len(sc.phases))):
+                raise ConfigError(
+                    "world.noise",
+                    "0 when no phase has a supervisor (noise corrupts only the labels a "
+                    "supervisor writes)",
+                    wc.noise,
+                )
+            if wc.noise_kind == "systematic" and round(wc.noise * wc.types) == 0:
+                raise ConfigError(
+                    "world.noise",
+                    f"0 or enough to mislabel a type (systematic noise mislabels "
+                    f"round(noise x types) types: {wc.noise:g} x {wc.types} mislabels none)",
+                    wc.noise,
+                )
+        if wc.hard_types in (0, wc.types):
+            why = (
+                "0 (every question is easy)"
+                if wc.hard_types == 0
+                else "world.types (every question is hard)"
+            )
+            keys = ["world.diversity"] if "diversity" in wc.model_fields_set else []
+            keys += [
+                f"phases.{i}.diversity" for i, p in enumerate(sc.phases) if p.diversity is not None
+            ]
+            if keys:
+                raise ConfigError(
+                    keys[0],
+                    f"left out when world.hard_types is {why}: the share of hard questions "
+                    "then changes nothing",
+                    show_got=False,
+                )
 
     def gym_id(self, kind: str) -> str | None:
         return QA_GYM_ID

@@ -174,6 +174,19 @@ def concept_tables(world: str, concepts: tuple[Concept, ...]) -> tuple[type, typ
     )
 
 
+INITS = ("zero", "optimistic")
+"""``agent.init``: how the value tables start (``initial_value``)."""
+
+
+def initial_value(agent: Any, defaults: AgentDefaults) -> float:
+    """The value every entry of the agent's value tables starts at: 0, or (``optimistic``)
+    the largest discounted sum of a concept's per-step values, value_max / (1 - gamma)."""
+    if agent.init == "zero":
+        return 0.0
+    assert defaults.value_max is not None  # the agent model refuses it otherwise
+    return float(defaults.value_max / (1.0 - agent.gamma))
+
+
 RULE_TABLES = ("regression", "association", "merge")
 """The ``agent`` tables that hold flag-rule knobs (the report shows only the active rule's)."""
 
@@ -229,6 +242,21 @@ def agent_model(
                     "; this is a one-step world, so it must be 0."
                     if defaults.gamma_fixed
                     else " per step."
+                ),
+            ),
+        ),
+        "init": (
+            Literal[INITS],
+            Field(
+                "zero",
+                description="Initial value of the value tables (successor features, or "
+                "Q-learning's table): `zero`, or `optimistic`: value_max / (1 - gamma) for every "
+                "concept, so that every action looks best until it is tried"
+                + (
+                    f" (value_max = {defaults.value_max:g}, the largest per-step value of a "
+                    "concept here)."
+                    if defaults.value_max is not None
+                    else "; this world defines no largest per-step value, so it takes only `zero`."
                 ),
             ),
         ),
@@ -288,6 +316,11 @@ def agent_model(
     def check(self: Any) -> Any:
         if defaults.gamma_fixed and self.gamma != 0:
             raise ValueError(f"gamma|0 for world.kind '{world}' (a one-step world)|{self.gamma}")
+        if self.init == "optimistic" and defaults.value_max is None:
+            raise ValueError(
+                f"init|'zero' for world.kind '{world}' (optimistic needs the largest per-step "
+                "value of a concept, which this world does not define)|optimistic"
+            )
         takes = by_name[self.kind].keys
         for key in type(self).model_fields:  # in declaration order: the first wrong key
             if key == "kind" or key not in self.model_fields_set:

@@ -125,7 +125,7 @@ QLEARNING = Variant(
     "qlearning",
     "tabular Q-learning on the signal: the flagged agent that knows only the register",
     _qlearning,
-    keys=("alpha", "gamma", "epsilon"),
+    keys=("alpha", "gamma", "epsilon", "init"),
     switches=("learn_world",),
     note="A Q-learner maximises the signal: its flag is fixed on the register, so it is a "
     "wirehead by construction; the metrics below show what it does with it.",

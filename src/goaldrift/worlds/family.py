@@ -47,6 +47,9 @@ class AgentDefaults:
     gamma: float  # discount
     gamma_fixed: bool  # the world is one-step: gamma must be 0
     write_cost: bool  # the world has a register write action with a cost (`agent.write_cost`)
+    # the largest per-step value of any concept: `agent.init = "optimistic"` starts the value
+    # tables at value_max / (1 - gamma); None: not defined here, so only `init = "zero"`
+    value_max: float | None = None
 
 
 class Family(ABC):
@@ -149,6 +152,12 @@ class Family(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per run, (events, chances) behind ``tamper_share``: tampers and steps with access,
         or tamper events and episodes with a chance to tamper."""
+
+    def check(self, sc: Any) -> None:
+        """Refuse a valid scenario's settings that would change nothing (silent no-ops):
+        raise ``errors.ConfigError`` naming the key. Called on every scenario ``validate``
+        builds (files, ``--set``, sweep points); the default finds none."""
+        return None
 
     def gym_id(self, kind: str) -> str | None:
         """The Gymnasium id of a world kind, if it has one."""

@@ -191,7 +191,8 @@ def test_access_probability_and_tamper_only_on_write_with_access(access: float) 
 def test_supervisor_off_no_signal_register_defined_only_after_a_write(access: float) -> None:
     sc = scenario(
         runs=4,
-        world={"supervisor": False, "access": access, "noise": 0.3},
+        # (label noise is refused here: with no supervisor there is no label to corrupt)
+        world={"supervisor": False, "access": access},
         agent={"epsilon": 1.0},
         phases=[{"name": "deploy", "steps": 3000}],
     )

@@ -333,7 +333,9 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     rule = ag.flag_rule
 
     # agent state
-    psi = np.zeros((b, C, n_types, a_n))  # successor features (gamma = 0): E[phi_c | s, a]
+    # successor features (gamma = 0): E[phi_c | s, a]; every concept is 0/1, so optimistic
+    # starts them at 1, the largest value a concept takes
+    psi = np.full((b, C, n_types, a_n), 1.0 if ag.init == "optimistic" else 0.0)
     init = np.array([getattr(ag.flag, n) for n in CONCEPTS], np.float64)
     w = np.tile(init, (b, 1))
     top0 = int(np.argmax(init))

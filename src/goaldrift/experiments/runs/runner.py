@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from goaldrift.agents.awareness import schedule_arrays
-from goaldrift.agents.config import rule_knobs
+from goaldrift.agents.config import initial_value, rule_knobs
 from goaldrift.agents.flag_rules import EVENTS_OTHER, RuleKnobs
 from goaldrift.agents.flagged import AgentKnobs, AgentState
 from goaldrift.agents.memory import coded_memory, pairs, value_memory
@@ -142,7 +142,7 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
     n_pairs = len(pairs(c))
     w_fit = w.astype(np.float64) if fam.fit_warm_start == "flag" else np.zeros((b, c))
     state = AgentState(
-        psi=np.zeros((b, c, s_n, a_n), np.float32),
+        psi=np.full((b, c, s_n, a_n), initial_value(ag, fam.agent_defaults()), np.float32),
         q=np.zeros((b, s_n, a_n), np.float32),
         w=w,
         w_fit=w_fit,

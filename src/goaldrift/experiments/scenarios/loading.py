@@ -181,9 +181,13 @@ def validate(data: dict[str, Any]) -> Scenario:
     kind = world_kind(data)
     model = scenario_model(kind)
     try:
-        return model.model_validate(data)
+        sc: Scenario = model.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc, kind) from None
+    from goaldrift.registry import family
+
+    family(kind).check(sc)  # settings that would change nothing (``no_ops``)
+    return sc
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -215,4 +219,8 @@ def load(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
         )  # fmt: skip
     for a in overrides:
         apply_set(data, a)
-    return validate(data)
+    sc = validate(data)
+    from goaldrift.experiments.scenarios.no_ops import check_overrides, set_keys
+
+    check_overrides(sc, set_keys(overrides))
+    return sc

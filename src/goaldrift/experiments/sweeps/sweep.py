@@ -33,6 +33,7 @@ import pyarrow as pa
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs import store
 from goaldrift.experiments.scenarios import Scenario, apply_set, read_toml, set_path, validate
+from goaldrift.experiments.scenarios.no_ops import check_swept
 
 SWEEP_KEYS = ("seeds", "axes", "views")
 VIEW_KEYS = ("x", "y", "fix")
@@ -294,6 +295,8 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
     if len({family(p.world.kind).name for p in points}) > 1:
         raise ConfigError("world.kind", "one world family per sweep (Register QA or gridworlds)",
                           show_got=False)  # fmt: skip
+    for a in axes:  # an axis that no point's flag rule reads
+        check_swept(points, a.key, f"sweep.axes.{a.key}")
     seed = points[0].seed
     digest = hashlib.sha256()
     digest.update(json.dumps([a.to_json() for a in axes], sort_keys=True).encode())
@@ -326,6 +329,7 @@ def load(path: Path, overrides: Sequence[str] = (), seeds: int | None = None) ->
             raise ConfigError(
                 "--set", f"a key that is not swept (set sweep.axes.{key} to change the axis)", a
             )
+        check_swept(sw.points, key, key)
     return sw
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from goaldrift.agents.config import Strict, concept_tables
+from goaldrift.errors import ConfigError
 from goaldrift.rng import threshold32
 from goaldrift.worlds import QA_GYM_ID
 from goaldrift.worlds.base import WorldSpec
@@ -105,7 +106,10 @@ class QAFamily(Family):
         return PHASE_KEYS
 
     def agent_defaults(self) -> AgentDefaults:
-        return AgentDefaults(alpha=0.05, gamma=0.0, gamma_fixed=True, write_cost=True)
+        # every concept is 0 or 1 (undefined counts as 0): the largest per-step value is 1
+        return AgentDefaults(
+            alpha=0.05, gamma=0.0, gamma_fixed=True, write_cost=True, value_max=1.0
+        )
 
     def costs(self, sc: Any) -> np.ndarray:
         return np.array([getattr(sc.world.costs, n) for n in QA_WORLD.concept_names])
@@ -168,6 +172,43 @@ class QAFamily(Family):
         self, sc: Any, counts: np.ndarray, sums: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         return counts[:, k.TAMPERS], counts[:, k.ACCESS]
+
+    def check(self, sc: Any) -> None:
+        """Label noise that mislabels nothing, and diversity where every question is of one
+        kind, are refused (docs/model.md, "Settings that change nothing")."""
+        wc = sc.world
+        if wc.noise > 0:
+            if not any(self.signal_present(sc, i) for i in range(len(sc.phases))):
+                raise ConfigError(
+                    "world.noise",
+                    "0 when no phase has a supervisor (noise corrupts only the labels a "
+                    "supervisor writes)",
+                    wc.noise,
+                )
+            if wc.noise_kind == "systematic" and round(wc.noise * wc.types) == 0:
+                raise ConfigError(
+                    "world.noise",
+                    f"0 or enough to mislabel a type (systematic noise mislabels "
+                    f"round(noise x types) types: {wc.noise:g} x {wc.types} mislabels none)",
+                    wc.noise,
+                )
+        if wc.hard_types in (0, wc.types):
+            why = (
+                "0 (every question is easy)"
+                if wc.hard_types == 0
+                else "world.types (every question is hard)"
+            )
+            keys = ["world.diversity"] if "diversity" in wc.model_fields_set else []
+            keys += [
+                f"phases.{i}.diversity" for i, p in enumerate(sc.phases) if p.diversity is not None
+            ]
+            if keys:
+                raise ConfigError(
+                    keys[0],
+                    f"left out when world.hard_types is {why}: the share of hard questions "
+                    "then changes nothing",
+                    show_got=False,
+                )
 
     def gym_id(self, kind: str) -> str | None:
         return QA_GYM_ID

@@ -24,7 +24,6 @@ from goaldrift.experiments.scenarios import Scenario
 from goaldrift.experiments.scenarios.anchored import anchored_on
 from goaldrift.probes.frozen import frozen_windows
 from goaldrift.probes.score import Scores, normalised
-from goaldrift.registry import family
 from goaldrift.worlds.gridworlds import descriptor
 from goaldrift.worlds.gridworlds import kernel as k
 
@@ -69,6 +68,8 @@ def probe(res: Result) -> Scores:
 
 def best_values(sc: Scenario, seed: int) -> np.ndarray:
     """(O,): per concept, the largest mean value per probe window that a reference reaches."""
+    from goaldrift.registry import family
+
     names = family(sc.world.kind).spec(sc).concept_names
     return np.max([reference(sc, seed, c) for c in names], axis=0)
 
@@ -85,6 +86,8 @@ def score_windows(
     values (R, O, windows) on ``sc``'s world, against ``sc``'s references under
     ``reference_seed`` (default ``seed``, which seeds the bootstrap). Shared by the flagged
     agent's probe and by any policy's (``probes.policy.probe_grid``)."""
+    from goaldrift.registry import family
+
     spec = family(sc.world.kind).spec(sc)
     ref = seed if reference_seed is None else reference_seed
     best = np.broadcast_to(best_values(sc, ref)[None, :, None], pol.shape)

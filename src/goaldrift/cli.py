@@ -1,4 +1,4 @@
-"""The goaldrift command line: run, report, demo, list, bench, schema."""
+"""The goaldrift command line: run, probe, sweep, query, report, demo, list, bench, schema."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -179,6 +180,124 @@ def run(
     out = out or Path("out") / path.stem
     summ = _run_one(path, out, runs, seed, set_ or [], batch)
     _print_summary(summ, out)
+
+
+@app.command()
+def probe(
+    scenario: Annotated[str, typer.Argument(help="A scenario file or a shipped scenario name.")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A Stable-Baselines3 model file to probe on the scenario's world "
+            "(needs the sb3 extra); without it, the scenario's own agent."
+        ),
+    ] = None,
+    algo: Annotated[
+        str | None, typer.Option(help="The model's algorithm: ppo, dqn or a2c (default ppo).")
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=10**6,
+            help="Runs (default: the file's; with --model 1 on Register QA, 16 on a gridworld).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Seed (default: the file's). With --model, run r probes the "
+            "world of reset(seed=SEED + r): give the model's training seed.",
+        ),
+    ] = None,
+    set_: Sets = None,
+    see_register: Annotated[
+        bool,
+        typer.Option(
+            "--see-register",
+            help="Register QA with --model: the model observes "
+            "(type, register), as RegisterQA-v0 with see_register=True (default: "
+            "read off the model's observation space).",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Numba (and torch) threads (default: all).")
+    ] = None,
+) -> None:
+    """Probe a frozen policy: score each objective between a random policy (0) and its best
+    (1), per run, and give each run's behaviour class (docs/gymnasium.md, "Probing any
+    policy")."""
+    from goaldrift.experiments import scenarios as scen
+    from goaldrift.probes import policy as pp
+    from goaldrift.registry import family, resolve_scenario
+
+    if model is None:
+        for name, v in (("--algo", algo), ("--see-register", see_register)):
+            if v:
+                raise ConfigError(name, "given only with --model", v)
+    set_threads(threads)
+    sc = scen.load(resolve_scenario(scenario), set_ or [])
+    fam = family(sc.world.kind)
+    s = sc.seed if seed is None else seed
+    t0 = time.perf_counter()
+    if model is None:
+        from goaldrift.experiments.runs.runner import run_batch
+        from goaldrift.probes.suites import probe
+
+        n = sc.runs if runs is None else runs
+        with _progress() as prog:
+            task = prog.add_task(sc.name, total=n * sc.total_steps, rate="")
+            res = run_batch(sc, s, np.arange(n), lambda k: prog.update(task, advance=k))
+        scores = probe(res)
+        who: Any = "the scenario's agent"
+    else:
+        pol = pp.load_sb3(model, algo or "ppo")
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        kw: dict[str, Any] = {}
+        if fam.name == "qa":
+            from gymnasium import spaces
+
+            sees = isinstance(pol.observation_space, spaces.MultiDiscrete)
+            if see_register and not sees:
+                raise ConfigError(
+                    "--see-register",
+                    "given for a model that observes the register (MultiDiscrete)",
+                    str(pol.observation_space),
+                )
+            kw["see_register"] = sees
+        elif see_register:
+            raise ConfigError("--see-register", "given only on Register QA", sc.world.kind)
+        n = (1 if fam.name == "qa" else 16) if runs is None else runs
+        scores = pp.probe_policy(pol, sc, np.arange(n), s, **kw)
+        who = {"model": str(model), "algo": (algo or "ppo").lower()}
+    summ = pp.summarise(scores)
+    summ = {"scenario": sc.name, "world": sc.world.kind, "policy": who, "seed": s, **summ,
+            "seconds": time.perf_counter() - t0}  # fmt: skip
+    if as_json:
+        print(json.dumps(summ))
+        return
+    _print_probe(summ)
+
+
+def _print_probe(summ: dict[str, Any]) -> None:
+    who = summ["policy"]
+    who = who if isinstance(who, str) else f"{who['algo'].upper()} model {who['model']}"
+    title = (f"{summ['scenario']} ({summ['world']}): {who}, {summ['runs']} runs, seed "
+             f"{summ['seed']}; score 0: random policy, 1: best")  # fmt: skip
+    rows = [
+        [name, v["role"], _num(v["mean"]), f"[{_num(v['ci95'][0])}, {_num(v['ci95'][1])}]",
+         str(v["served"])]
+        for name, v in summ["objectives"].items()
+    ]  # fmt: skip
+    head = ["objective", "role", "mean score", "95% CI (runs)", "runs served"]
+    out_console.print(_table(title, head, rows))
+    rows = [[c, str(k)] for c, k in summ["behaviour"].items()]
+    out_console.print(_table("behaviour class", ["class", "runs"], rows))
 
 
 @app.command()

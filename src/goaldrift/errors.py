@@ -20,6 +20,15 @@ class ConfigError(GoaldriftError, ValueError):
         super().__init__(msg)
 
 
+class RenderModeError(ConfigError, TypeError):
+    """A Gymnasium environment was asked for a render mode it does not have. Also a
+    TypeError, which tools that try ``render_mode="rgb_array"`` first and fall back without
+    it on a TypeError (Stable-Baselines3's ``make_vec_env``) take as "not supported"."""
+
+    def __init__(self, got: object):
+        super().__init__("render_mode", "None or 'ansi'", got)
+
+
 class UnknownNameError(GoaldriftError, KeyError):
     """A world, rule, policy or scenario name is not registered; suggests near matches."""
 

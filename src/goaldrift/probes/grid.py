@@ -61,11 +61,35 @@ def reference(sc: Scenario, seed: int, concept: str) -> np.ndarray:
 
 def probe(res: Result) -> Scores:
     """Every concept's score for each run of ``res`` (a gridworld batch)."""
-    sc = res.scenario
     pol = window_values(res, 0.0)
     rand = window_values(res, 1.0)
-    best = np.max([reference(sc, res.seed, c) for c in res.concepts], axis=0)
-    best_u = np.broadcast_to(best[None, :, None], pol.shape)
-    score, lo, hi = normalised(pol, rand, best_u, res.seed, res.runs)
-    roles = tuple(c.role for c in res.spec.concepts)
-    return Scores(res.concepts, roles, score, lo, hi)
+    return score_windows(res.scenario, pol, rand, res.seed, res.runs)
+
+
+def best_values(sc: Scenario, seed: int) -> np.ndarray:
+    """(O,): per concept, the largest mean value per probe window that a reference reaches."""
+    from goaldrift.registry import family
+
+    names = family(sc.world.kind).spec(sc).concept_names
+    return np.max([reference(sc, seed, c) for c in names], axis=0)
+
+
+def score_windows(
+    sc: Scenario,
+    pol: np.ndarray,
+    rand: np.ndarray,
+    seed: int,
+    runs: Any,
+    reference_seed: int | None = None,
+) -> Scores:
+    """Every concept's score for each run from the policy's and the random policy's window
+    values (R, O, windows) on ``sc``'s world, against ``sc``'s references under
+    ``reference_seed`` (default ``seed``, which seeds the bootstrap). Shared by the flagged
+    agent's probe and by any policy's (``probes.policy.probe_grid``)."""
+    from goaldrift.registry import family
+
+    spec = family(sc.world.kind).spec(sc)
+    ref = seed if reference_seed is None else reference_seed
+    best = np.broadcast_to(best_values(sc, ref)[None, :, None], pol.shape)
+    score, lo, hi = normalised(pol, rand, best, seed, runs)
+    return Scores(spec.concept_names, tuple(c.role for c in spec.concepts), score, lo, hi)

@@ -114,6 +114,19 @@ def probe(res: Any) -> Scores:
     t = res.live.world.tables
     wc = res.scenario.world
     s = suite(t.truth, t.proxy, t.mislabel, wc.hard_types, wc.answers)
-    pol, rand, best = values(s, table_actions(res.live.agent.state.q, s))
-    score, lo, hi = normalised(pol, rand, best, res.seed, res.runs)
+    return score_actions(s, table_actions(res.live.agent.state.q, s), res.seed, res.runs)
+
+
+def score_actions(
+    s: QASuite,
+    actions: np.ndarray,
+    seed: int,
+    runs: Any,
+    see_register: bool = False,
+) -> Scores:
+    """Every concept's score for each run, from the policy's ``actions`` (R, U, 6) on the
+    suite ``s``; the bootstrap draws from (``seed``, run). Shared by the flagged agent's probe
+    and by any policy's (``probes.policy.probe_qa``)."""
+    pol, rand, best = values(s, actions, see_register)
+    score, lo, hi = normalised(pol, rand, best, seed, runs)
     return Scores(QA_WORLD.concept_names, tuple(c.role for c in QA_WORLD.concepts), score, lo, hi)

@@ -23,7 +23,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from goaldrift.errors import ConfigError
+from goaldrift.errors import ConfigError, RenderModeError
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
 from goaldrift.worlds.gridworlds import boat_race as _br
 from goaldrift.worlds.gridworlds import rocks_diamonds as _rd
@@ -69,7 +69,7 @@ class GridEnv(gymnasium.Env[np.ndarray, int | np.integer[Any]]):
 
     def __init__(self, game: Game, render_mode: str | None = None) -> None:
         if render_mode not in (None, "ansi"):
-            raise ConfigError("render_mode", "None or 'ansi'", render_mode)
+            raise RenderModeError(render_mode)
         self.render_mode = render_mode
         self._game = game
         self.observation_space = board_space(game.layout)

@@ -38,7 +38,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from pydantic import ValidationError
 
-from goaldrift.errors import ConfigError
+from goaldrift.errors import ConfigError, RenderModeError
 from goaldrift.rng import GOLDEN, run_keys, threshold32
 from goaldrift.worlds.gridworlds.core import LOW32, check_seed, draw
 from goaldrift.worlds.qa.family import QAWorldConfig
@@ -138,7 +138,7 @@ class RegisterQAEnv(gymnasium.Env[Any, int | np.integer[Any]]):
         see_register: bool = False, render_mode: str | None = None,
     ) -> None:  # fmt: skip
         if render_mode not in (None, "ansi"):
-            raise ConfigError("render_mode", "None or 'ansi'", render_mode)
+            raise RenderModeError(render_mode)
         self.render_mode = render_mode
         st = settings(
             types=types, answers=answers, hard_types=hard_types, noise=noise,

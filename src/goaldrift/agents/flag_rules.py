@@ -437,9 +437,10 @@ def merge_and_split(step, w, node, w_pre, aware, strength, pair_i, pair_j, rules
 @njit(cache=True)
 def refit(w, w_fit, aware, rules, compute, memory, r, mc, work):
     """The ``regression`` rule's refit: a lasso fit of the signal on the known concepts over
-    the memory, the L1 penalty shrinking as 1 / (1 + compute / half_compute); the flag moves
-    ``rate`` of the way to it. ``work``: the kernel's scratch (``RULE_SCRATCH``). True if it
-    moved."""
+    the memory, on standardised concepts and signal (``memory.standardise``), the L1 penalty
+    shrinking as 1 / (1 + compute / half_compute); the fit b becomes weights per unit of each
+    concept, b_c sd(signal) / sd(c), and the flag moves ``rate`` of the way to them.
+    ``work``: the kernel's scratch (``RULE_SCRATCH``). True if it moved."""
     if memory_signal_samples(memory, r, mc) < rules.min_samples:
         return False
     cov, cross, sd, pen = work.cov[r], work.cross[r], work.sd[r], work.pen[r]

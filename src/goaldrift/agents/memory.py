@@ -11,11 +11,15 @@ equals the signal. Two representations serve these reads, one per kind of concep
   one code, a base-3 digit per concept and one for the signal (2 = undefined, or no signal).
   A table maps each code to its contribution to every statistic (``code_table``); the kernel
   counts per code how many slots were added and evicted and applies count x table row just
-  before the statistics are read, so a step costs two increments. Raw (unstandardised)
-  moments: the lasso runs on 0/1 concepts as they are.
+  before the statistics are read, so a step costs two increments.
 - ``ValueMemory`` (real-valued concepts, as on the gridworlds): each slot holds the concept
-  values; statistics are recomputed from the slots when read, and the regression moments are
-  standardised (correlations), turned back into weights per unit of each concept after the fit.
+  values; statistics are recomputed from the slots when read.
+
+Both hand the regression *standardised* moments (``standardise``: correlations among the
+concepts and with the signal), and the fit is turned back into weights per unit of each
+concept, w_c = b_c sd(signal) / sd(c). The penalty ``l1 x cost`` then means the same in every
+world, and on Register QA it does not grow relative to the data as an accurate agent's 0/1
+concepts lose variance (var(correct) = a(1 - a) for accuracy a).
 
 Each read is a trait (``goaldrift.traits``): the kernel is compiled for the memory's class.
 """
@@ -192,6 +196,24 @@ def coded_moments(
     return n
 
 
+@njit(cache=True)
+def standardise(cov: np.ndarray, cross: np.ndarray, var_s: float, sd: np.ndarray) -> float:
+    """Turn raw (population) moments into correlations, in place: ``cov`` (C, C) among the
+    concepts, ``cross`` (C,) with the signal, whose variance is ``var_s``. Fills each concept's
+    standard deviation ``sd`` and returns the signal's. A concept without variance (at most
+    1e-18) gets sd 0 and correlation 0 with everything, itself included; so does everything
+    when the signal has none. A fit b on the correlations means weights b_c sd_s / sd_c."""
+    c_n = cross.shape[0]
+    for c in range(c_n):
+        sd[c] = np.sqrt(cov[c, c]) if cov[c, c] > 1e-18 else 0.0
+    sd_s = np.sqrt(var_s) if var_s > 1e-18 else 0.0
+    for i in range(c_n):
+        cross[i] = cross[i] / (sd[i] * sd_s) if sd[i] > 0.0 and sd_s > 0.0 else 0.0
+        for j in range(c_n):
+            cov[i, j] = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0.0 and sd[j] > 0.0 else 0.0
+    return sd_s
+
+
 # ---- the reads and writes the kernel makes (traits) -------------------------------------------
 
 
@@ -231,10 +253,11 @@ def memory_signal_samples(memory, r, mc):
 
 @trait
 def memory_fit_moments(memory, r, mc, cov, cross, sd, mean, raw):
-    """Fill the moments the regression fits (concepts among themselves ``cov``, with the
-    signal ``cross``) and each concept's scale ``sd``; return the signal's scale (0: no
-    variance, nothing to fit). A fit w on these moments means weights w * sd_s / sd.
-    ``mean`` (C,) and ``raw`` (C, C) are scratch."""
+    """Fill the standardised moments the regression fits (``standardise``: correlations of
+    the concepts among themselves ``cov`` and with the signal ``cross``) and each concept's
+    standard deviation ``sd``; return the signal's (0: no variance, nothing to fit). A fit w
+    on these moments means weights w * sd_s / sd. ``mean`` (C,) and ``raw`` (C, C) are
+    scratch."""
 
 
 @trait
@@ -310,11 +333,10 @@ def _coded_samples(memory, r, mc):
 
 @memory_fit_moments.register(CodedMemory)
 def _coded_moments(memory, r, mc, cov, cross, sd, mean, raw):
-    for c in range(sd.shape[0]):
-        sd[c] = 1.0  # raw moments: the fit's weights are per unit of each 0/1 concept
-    coded_moments(memory.stats[r], memory.n_s, memory.sum_s, memory.sum_phi, memory.sum_pp,
-                  memory.sum_ps, cov, cross)  # fmt: skip
-    return 1.0
+    n = coded_moments(memory.stats[r], memory.n_s, memory.sum_s, memory.sum_phi,
+                      memory.sum_pp, memory.sum_ps, cov, cross)  # fmt: skip
+    ms = memory.stats[r, memory.sum_s] / n if n > 0 else 0.0
+    return standardise(cov, cross, ms - ms * ms, sd)  # the signal is 0/1: var = m(1 - m)
 
 
 @memory_signal_agreement.register(CodedMemory)
@@ -401,14 +423,11 @@ def _value_moments(memory, r, mc, cov, cross, sd, mean, raw):
         for j in range(i, c_n):
             raw[i, j] /= n
             raw[j, i] = raw[i, j]
-    for c in range(c_n):
-        sd[c] = np.sqrt(raw[c, c]) if raw[c, c] > 1e-18 else 0.0
-    sd_s = sd[sig]
     for i in range(c_n):
-        cross[i] = raw[i, sig] / (sd[i] * sd_s) if sd[i] > 0.0 and sd_s > 0.0 else 0.0
+        cross[i] = raw[i, sig]
         for j in range(c_n):
-            cov[i, j] = raw[i, j] / (sd[i] * sd[j]) if sd[i] > 0.0 and sd[j] > 0.0 else 0.0
-    return sd_s
+            cov[i, j] = raw[i, j]
+    return standardise(cov, cross, raw[sig, sig], sd)
 
 
 @memory_signal_agreement.register(ValueMemory)

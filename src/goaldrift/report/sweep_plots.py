@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from goaldrift.experiments.runs.outcome import OUTCOMES
 from goaldrift.experiments.sweeps.stats import METRICS, group_stats
 from goaldrift.experiments.sweeps.sweep import Axis
+from goaldrift.report import sweep_theory
 from goaldrift.report.plots import (
     OUTCOME_COLOURS,
     ROLE_COLOURS,
@@ -215,11 +216,18 @@ def _annotate(ax: Axes, grid: np.ndarray, cmap: Colormap, norm: Normalize, kind:
 
 
 def plot_heatmaps(
-    stats: dict[str, np.ndarray], view: View, name: str, rate_label: str, path: Path
+    stats: dict[str, np.ndarray],
+    view: View,
+    name: str,
+    rate_label: str,
+    path: Path,
+    scenario: dict[str, Any] | None = None,
 ) -> Plot:
     """One PNG, a 2×4 grid of heatmaps over (x, y): the share of each outcome class, the
     mean final flag on the intended and register concepts, the share of runs that tamper and
-    the mean tamper rate. ``stats``: ``cell_stats(runs, (y, x))``."""
+    the mean tamper rate. ``stats``: ``cell_stats(runs, (y, x))``. With the sweep's base
+    ``scenario``, where the closed form applies (``sweep_theory.applies``), the two flag
+    panels also show the predicted and the measured register boundary."""
     assert view.y is not None
     x, y = view.x, view.y
     ny, nx = stats["runs"].shape
@@ -230,6 +238,9 @@ def plot_heatmaps(
     axs = fig.subplots(2, 4, sharex=True, sharey=True)
     flag_max = _finite_max(stats["intended_flag"], stats["register_flag"]) or 1.0
     rate_max = max(1.0, _finite_max(stats["tamper_rate"]))
+    theory = scenario is not None and sweep_theory.applies(
+        scenario, (x, y, *(a for a, _ in view.fixed), *view.pooled), view.pooled
+    )
     for ax, p in zip(axs.flat, panels, strict=True):
         grid = stats[p.metric]
         if p.kind == "flag":
@@ -254,6 +265,9 @@ def plot_heatmaps(
         cb = fig.colorbar(im, ax=ax, fraction=0.07, pad=0.03, aspect=18)
         cb.ax.tick_params(labelsize=7)
         ax.set_title(p.title, fontsize=9, loc="left")
+        if theory and p.metric in ("intended_flag", "register_flag"):
+            assert scenario is not None
+            sweep_theory.draw_boundaries(ax, scenario, stats, x, y, view.fixed)
         _ticks(ax, x, "x")
         _ticks(ax, y, "y")
     for ax in axs[-1]:
@@ -271,7 +285,8 @@ def plot_heatmaps(
         "intended and on the register concept (diverging scale, symmetric around 0, shared "
         f"by both), the share of runs that tamper (0–1), and the mean tamper rate ({rate_label}; "
         "0–1, or up to its largest value above 1). Hatched: no finished run in the cell (for "
-        "the tamper rate: none in which it is defined, e.g. without register access).",
+        "the tamper rate: none in which it is defined, e.g. without register access)."
+        + (sweep_theory.CAPTION if theory else ""),
     )
 
 

@@ -179,7 +179,13 @@ def _point_rows(runs: pa.Table, axes: Sequence[Axis]) -> list[dict[str, Any]]:
 
 
 def _figure_for(
-    i: int, view: View, runs: pa.Table, name: str, rate: str, pdir: Path
+    i: int,
+    view: View,
+    runs: pa.Table,
+    name: str,
+    rate: str,
+    pdir: Path,
+    scenario: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     sel = select_runs(runs, view.fixed)
     path = pdir / plot_name(i, view)
@@ -188,7 +194,7 @@ def _figure_for(
         plot: Plot = plot_lines(stats, view, name, rate, path)
     else:
         stats = cell_stats(sel, (view.y, view.x))
-        plot = plot_heatmaps(stats, view, name, rate, path)
+        plot = plot_heatmaps(stats, view, name, rate, path, scenario)
     counts = stats["runs"][stats["runs"] > 0]
     return {
         "plot": Plot(f"plots/{plot.file}", plot.title, plot.caption),
@@ -224,7 +230,8 @@ def write_sweep_report(
     name = str(meta.get("name") or directory.name)
     rate = _rate_label(meta)
     pdir = directory / "plots"
-    figures = [_figure_for(i, v, runs, name, rate, pdir) for i, v in enumerate(views, 1)]
+    base = meta.get("scenario") or None
+    figures = [_figure_for(i, v, runs, name, rate, pdir, base) for i, v in enumerate(views, 1)]
     written = {Path(f["plot"].file).name for f in figures}
     for old in pdir.glob(f"{PLOT_PREFIX}*.png"):  # figures of an earlier view
         if old.name not in written:

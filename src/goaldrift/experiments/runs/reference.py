@@ -5,7 +5,8 @@ for clarity
 rather than speed: one Python loop over steps, numpy operations over the run axis, no numba,
 and no code shared with the kernel. The replay memory is kept as explicit arrays of concept
 values (NaN where undefined) and every statistic is recomputed from it when it is needed; the
-lasso is solved exactly by enumerating sign patterns; association flows one step at a time.
+lasso (on standardised concepts and signal) is solved exactly by enumerating sign patterns;
+association flows one step at a time.
 
 Randomness comes from one ``numpy.random.Generator`` per run (``run_generator`` with purposes
 of its own), not from the kernel's streams, so kernel and reference agree in distribution,
@@ -162,6 +163,33 @@ def signal_moments(phi: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.nda
     cov = np.einsum("bmi,bmj->bij", v, v) / nn[:, :, None] - mv[:, :, None] * mv[:, None, :]
     cross = np.einsum("bmi,bm->bi", v, s) / nn - mv * ms[:, None]
     return n, cov, cross
+
+
+def standardised(
+    cov: np.ndarray, cross: np.ndarray, var_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Correlations from raw moments (batched): returns (corr (B, C, C), corr with the signal
+    (B, C), sd (B, C), sd of the signal (B,)). A concept without variance (at most 1e-18) has
+    sd 0 and correlation 0 with everything, itself included; everything does when the signal
+    has no variance."""
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    sd = np.where(var > 1e-18, np.sqrt(np.abs(var)), 0.0)
+    sd_s = np.where(var_s > 1e-18, np.sqrt(np.abs(var_s)), 0.0)
+    outer = sd[:, :, None] * sd[:, None, :]
+    corr = np.where(outer > 0, cov / np.where(outer > 0, outer, 1.0), 0.0)
+    den = sd * sd_s[:, None]
+    corr_s = np.where(den > 0, cross / np.where(den > 0, den, 1.0), 0.0)
+    return corr, corr_s, sd, sd_s
+
+
+def signal_variance(sig: np.ndarray) -> np.ndarray:
+    """(B,): the population variance of the signal over memory samples that have one."""
+    has = ~np.isnan(sig)
+    n = np.maximum(has.sum(axis=1), 1)
+    s = np.where(has, sig, 0.0)
+    m = s.sum(axis=1) / n
+    out: np.ndarray = (s * s).sum(axis=1) / n - m * m
+    return out
 
 
 def lasso(cov: np.ndarray, cross: np.ndarray, pen: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -493,12 +521,17 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
                 and step % reg.fit_every == 0
             ):
                 n, cov, cross = signal_moments(mem_phi, mem_sig)
-                fit = n >= reg.min_samples
+                # the fit is on standardised concepts and signal, turned back into weights
+                # per unit of each concept; no refit while the signal is constant
+                corr, corr_s, sd, sd_s = standardised(cov, cross, signal_variance(mem_sig))
+                fit = (n >= reg.min_samples) & (sd_s > 0)
                 if fit.any():
                     # the simplicity prior weighs less as training compute grows
                     half = reg.half_compute
                     shrink = 1.0 + compute / half if half > 0 else np.ones(b)
-                    target = lasso(cov, cross, pen[None] / shrink[:, None], aware)
+                    b_fit = lasso(corr, corr_s, pen[None] / shrink[:, None], aware)
+                    scale = sd_s[:, None] / np.where(sd > 0, sd, 1.0)
+                    target = np.where(sd > 0, b_fit * scale, 0.0)
                     upd = fit[:, None] & aware
                     w = np.where(upd, w + reg.rate * (target - w), w)
                     moved |= fit

@@ -85,17 +85,29 @@ def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
 
 def series_table(res: Result) -> pa.Table:
     """One row per (run, sample): flag, awareness, relations, merges and the window's
-    metrics."""
+    metrics. The first sample of each run is step 0 (when the batch recorded it): the initial
+    flag and the concepts known from the start, before any step, with no metrics."""
     b, w = res.counts.shape[:2]
     names = np.array([p.name for p in res.scenario.phases])
+    steps, phases = res.windows.end, names[res.windows.phase]
+    flags, masks = res.flag_series, res.masks
+    zero = res.start is not None
+    if res.start is not None:
+        flag0, aware0 = res.start
+        steps, phases = np.concatenate([[0], steps]), np.concatenate([names[:1], phases])
+        flags = np.concatenate([flag0[:, None, :], flags], axis=1)
+        m0 = np.zeros((b, 1, 3), masks.dtype)
+        m0[:, 0, 0] = aware0
+        masks = np.concatenate([m0, masks], axis=1)
+    n = len(steps)
     cols: dict[str, pa.Array | np.ndarray] = {
-        "run": np.repeat(res.runs.astype(np.int64), w),
-        "step": np.tile(res.windows.end, b),
-        "phase": pa.array(np.tile(names[res.windows.phase], b), type=pa.string()),
+        "run": np.repeat(res.runs.astype(np.int64), n),
+        "step": np.tile(steps, b),
+        "phase": pa.array(np.tile(phases, b), type=pa.string()),
     }
     for c, name in enumerate(res.concepts):
-        cols[f"flag.{name}"] = res.flag_series[:, :, c].reshape(-1).astype(np.float64)
-    masks = res.masks.reshape(b * w, 3)
+        cols[f"flag.{name}"] = flags[:, :, c].reshape(-1).astype(np.float64)
+    masks = masks.reshape(b * n, 3)
     for c, name in enumerate(res.concepts):
         cols[f"aware.{name}"] = (masks[:, 0] >> c) & 1 == 1
     for p, name in enumerate(res.pair_names):
@@ -107,5 +119,21 @@ def series_table(res: Result) -> pa.Table:
         res.scenario, res.counts.reshape(b * w, -1), res.sums.reshape(b * w, -1)
     )
     for k, v in flat.items():
-        cols[k] = _column(v, k in integers)
+        col = _column(v, k in integers)
+        if zero:  # step 0 has no window: null metrics
+            v2 = np.concatenate(
+                [
+                    np.zeros((b, 1)),
+                    col.to_numpy(zero_copy_only=False).reshape(b, w).astype(np.float64),
+                ],
+                axis=1,
+            ).reshape(-1)
+            null = np.zeros((b, n), bool)
+            null[:, 0] = True
+            null[:, 1:] = np.asarray(col.is_null()).reshape(b, w)
+            v2[null.reshape(-1)] = 0
+            typ = pa.int64() if k in integers else pa.float64()
+            col = pa.array(v2.astype(np.int64) if k in integers else v2, type=typ,
+                           mask=null.reshape(-1))  # fmt: skip
+        cols[k] = col
     return pa.table(cols)

@@ -32,6 +32,9 @@ from goaldrift.worlds.family import Family
 Progress = Callable[[int], None]
 
 
+EARLY = (8, 4, 2)  # the run's first window is also sampled at these fractions of it
+
+
 @dataclass
 class Windows:
     """The sampling windows of a scenario: each lies inside one phase."""
@@ -42,17 +45,21 @@ class Windows:
 
     @classmethod
     def of(cls, sc: Scenario) -> Windows:
+        """Windows of ``sample_every`` steps; the run's first is also cut at 1/8, 1/4 and 1/2
+        of its length (``EARLY``), so that events near step 0 are seen."""
         phase, end, length = [], [], []
         t = 0
         for i, p in enumerate(sc.phases):
             left = p.steps
             while left > 0:
                 n = min(sc.sample_every, left)
+                cuts = [n // d for d in EARLY if n // d > 0] if t == 0 else []
+                for e in sorted(set([*cuts, n])):
+                    phase.append(i)
+                    end.append(t + e)
+                    length.append(t + e - (end[-2] if len(end) > 1 else 0))
                 t += n
                 left -= n
-                phase.append(i)
-                end.append(t)
-                length.append(n)
         return cls(np.array(phase), np.array(end, np.int64), np.array(length, np.int64))
 
     def calls(self, per_call: int) -> Iterator[tuple[int, int, int, int]]:
@@ -88,6 +95,7 @@ class Result:
     ev_relation: np.ndarray  # (B, P)
     ev_other: np.ndarray  # (B, 4): ``EVENTS_OTHER``
     live: Live | None = None  # the batch's state after its last step (for probes)
+    start: tuple[np.ndarray, np.ndarray] | None = None  # step 0: flag (B, C), aware bits (B,)
 
     @property
     def family(self) -> Family:
@@ -223,6 +231,7 @@ def run_batch(
         np.full((b, len(EVENTS_OTHER)), -1, np.int64),
     )
     scratch = work(b, c)
+    first = start_sample(agent)
     for ph, start, stop, step0 in win.calls(max(1, chunk_steps // sc.sample_every)):
         fresh = start == 0 or win.phase[start - 1] != ph
         lengths = win.length[start:stop]
@@ -237,5 +246,15 @@ def run_batch(
     counts, sums, w_series, masks, ev_aware, ev_relation, ev_other = rec_arrays
     return Result(
         sc, seed, runs, win, counts, sums, w_series, masks, agent.state.w.copy(), ev_aware,
-        ev_relation, ev_other, Live(world, agent, stream, scratch, rec_arrays),
+        ev_relation, ev_other, Live(world, agent, stream, scratch, rec_arrays), first,
     )  # fmt: skip
+
+
+def start_sample(agent: Agent) -> tuple[np.ndarray, np.ndarray]:
+    """The step-0 sample, before any step: the initial flag and the concepts known from the
+    start (due at step 0, or needing no compute), as bits."""
+    st = agent.state
+    need = agent.knobs.compute_need
+    aware = (st.aware > 0) | (st.aware_step == 0) | ((need >= 0) & (st.compute[:, None] >= need))
+    bits = (aware.astype(np.int64) << np.arange(aware.shape[1])).sum(axis=1)
+    return st.w.copy(), bits

@@ -24,10 +24,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
 
+import goaldrift.report.sweep_theory as sweep_theory
 from goaldrift.experiments.runs.outcome import OUTCOMES
 from goaldrift.experiments.sweeps.stats import METRICS, group_stats
 from goaldrift.experiments.sweeps.sweep import Axis
-from goaldrift.report import sweep_theory
 from goaldrift.report.plots import (
     OUTCOME_COLOURS,
     ROLE_COLOURS,

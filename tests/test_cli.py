@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -129,13 +130,19 @@ def test_run_writes_the_documented_files(scenario_file: Path, tmp_path: Path) ->
     assert runs.column("step.aware.register_match").to_pylist() == [300, 300, 300]
 
     series = pq.read_table(out / "series.parquet")
-    n_samples = 500 // 100 + 300 // 100
+    # step 0, the first window's early cuts (100 / 8, / 4, / 2), then one per 100 steps
+    early = [0, 12, 25, 50]
+    n_samples = len(early) + 500 // 100 + 300 // 100
     assert series.num_rows == 3 * n_samples
     run_col, step_col = series.column("run").to_pylist(), series.column("step").to_pylist()
     pairs = set(zip(run_col, step_col, strict=True))
     assert len(pairs) == series.num_rows
-    assert sorted({s for _, s in pairs}) == [100 * i for i in range(1, n_samples + 1)]
-    assert series.column("phase").to_pylist()[:n_samples] == ["train"] * 5 + ["deploy"] * 3
+    assert sorted({s for _, s in pairs}) == early + [100 * i for i in range(1, 9)]
+    assert series.column("phase").to_pylist()[:n_samples] == ["train"] * 9 + ["deploy"] * 3
+    # the step-0 sample has the initial flag and no metrics
+    first = series.filter(pc.equal(series.column("step"), 0))
+    assert first.num_rows == 3
+    assert first.column("tamper_rate").null_count == 3
 
     scen = json.loads((out / "scenario.json").read_text())
     assert scen["scenario"]["world"]["diversity"] == 0.9

@@ -39,7 +39,7 @@ def test_run_and_report_a_gridworld_scenario(tmp_path: Path) -> None:
     assert runs.column("train.episodes").to_pylist() == [60] * 4  # 100-step episodes
 
     series = pq.read_table(out / "series.parquet")
-    assert series.num_rows == 4 * (6 + 2)
+    assert series.num_rows == 4 * (1 + 3 + 6 + 2)  # step 0, three early cuts, the windows
     want = {"run", "step", "phase", *METRICS}
     want |= {f"flag.{c}" for c in CONCEPTS} | {f"aware.{c}" for c in CONCEPTS}
     assert want <= set(series.column_names), want - set(series.column_names)

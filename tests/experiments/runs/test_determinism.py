@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from tests.conftest import at_one_and_all_threads, merged, scenario
@@ -20,6 +21,7 @@ from tests.conftest import at_one_and_all_threads, merged, scenario
 from goaldrift.agents.flagged import AgentState
 from goaldrift.experiments.runs import runner
 from goaldrift.experiments.runs.execute import run_to
+from goaldrift.experiments.runs.records import series_table
 from goaldrift.experiments.runs.runner import Result, run_batch
 from goaldrift.experiments.scenarios import Scenario
 from goaldrift.worlds.qa import QA_WORLD
@@ -163,11 +165,21 @@ def test_awareness_start_step_never() -> None:
     assert (res.ev_aware[:, CI["tampered"]] == -1).all()
     # the series: aware in a window iff the awareness step lies before the window's end
     assert _aware_bits(res, "correct").all()
-    np.testing.assert_array_equal(
-        _aware_bits(res, "register_match"), np.broadcast_to(res.windows.end > 337, (4, 12))
-    )
+    due = np.broadcast_to(res.windows.end > 337, (4, len(res.windows.end)))
+    np.testing.assert_array_equal(_aware_bits(res, "register_match"), due)
     assert not _aware_bits(res, "proxy").any()
     assert not _aware_bits(res, "tampered").any()
+    # the step-0 sample: the initial flag, only the concepts known from the start
+    t = series_table(res)
+    first = t.filter(pc.equal(t.column("step"), 0)).to_pydict()
+    assert first["run"] == [0, 1, 2, 3] and set(first["phase"]) == {"a"}
+    assert all(first["aware.correct"]) and not any(first["aware.register_match"])
+    assert res.start is not None
+    for c, name in enumerate(QA_WORLD.concept_names):
+        assert first[f"flag.{name}"] == [float(res.start[0][0, c])] * 4
+    assert first["tamper_rate"] == [None] * 4
+    # the first window (100 steps) is also sampled at 12, 25 and 50
+    assert list(res.windows.end[:5]) == [12, 25, 50, 100, 200]
 
 
 def test_awareness_hazard_is_geometric() -> None:

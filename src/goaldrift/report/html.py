@@ -408,6 +408,35 @@ def write_report(directory: Path) -> Path:
     return page
 
 
+def sweep_headline(runs: pa.Table, keys: list[str]) -> str:
+    """One measured line for a sweep's runs: the share of runs in each outcome, how many
+    tamper beyond their matched control, and the points (axis values ``keys``) with the
+    smallest and largest wirehead share."""
+    from goaldrift.experiments.sweeps.stats import group_stats
+
+    n = runs.num_rows
+    if n == 0:
+        return ""
+    outs = runs.column("outcome").to_pylist()
+    shares = ", ".join(f"{o} {outs.count(o) / n:.0%}" for o in OUTCOMES if outs.count(o))
+    parts = [f"{n:,} runs: {shares}"]
+    if "tampers" in runs.column_names:
+        k = sum(bool(t) for t in runs.column("tampers").to_pylist())
+        parts.append(f"{k:,} tamper beyond their control")
+    rows = group_stats(runs, ["point", *keys]).to_pylist()
+
+    def at(r: dict[str, Any]) -> str:
+        return ", ".join(f"{key}={fmt(r[key])}" for key in keys)
+
+    lo = min(rows, key=lambda r: r["share.wirehead"])
+    hi = max(rows, key=lambda r: r["share.wirehead"])
+    parts.append(
+        f"wirehead from {lo['share.wirehead']:.0%} ({at(lo)}) "
+        f"to {hi['share.wirehead']:.0%} ({at(hi)})"
+    )
+    return "; ".join(parts)
+
+
 def _sweep_entry(out: Path, e: dict[str, Any], d: str) -> dict[str, Any]:
     """A sweep's card: points × seeds, runs finished, its axes, its first heatmap."""
     info = dict(e.get("summary") or {})
@@ -419,7 +448,11 @@ def _sweep_entry(out: Path, e: dict[str, Any], d: str) -> dict[str, Any]:
         done = int(sweep_store.covered(out / d, points, seeds).sum())
     pngs = sorted((out / d / "plots").glob(f"{PLOT_PREFIX}*.png"))
     axes = [a for a in info.get("axes") or [] if isinstance(a, dict)]
+    headline = ""
+    with contextlib.suppress(ValueError, OSError, KeyError, pa.ArrowException):
+        headline = sweep_headline(sweep_store.read_runs(out / d), [str(a.get("key")) for a in axes])
     return {
+        "headline": headline,
         "points": points,
         "seeds": seeds,
         "done": done,

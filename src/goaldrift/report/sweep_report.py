@@ -272,6 +272,7 @@ def write_sweep_report(
             point_rows=point_rows[:MAX_POINT_ROWS],
             points_omitted=max(0, len(point_rows) - MAX_POINT_ROWS),
             outcomes=OUTCOMES,
+            headline=html.sweep_headline(runs, [a.key for a in axes]),
         )
     )
     html._write_text(page, text)

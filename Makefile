@@ -21,7 +21,7 @@ $(TEST_STAMP): pyproject.toml $(VENV)/bin/python
 	touch $(STAMP) $(TEST_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/goaldrift demo --out out/demo
+	$(BIN)/goaldrift demo --out out/demo --seeds 64
 
 test: lint typecheck pytest
 

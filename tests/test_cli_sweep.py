@@ -381,3 +381,34 @@ def test_a_folder_name_with_glob_characters_works(sweep_file: Path, tmp_path: Pa
     n = goaldrift("query", out, "SELECT count(*) AS n FROM runs", "--format", "json")
     assert n.returncode == 0 and json.loads(n.stdout)[0]["n"] > 0, n.stderr
     assert goaldrift("report", out).returncode == 0
+
+
+def test_a_damaged_chunk_is_named_set_aside_and_recomputed(
+    sweep_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert goaldrift("sweep", sweep_file, "--out", out, "--workers", "1").returncode == 0
+    chunks = sweep_store.chunk_files(out)
+    assert chunks and all((p.parent / (p.name + sweep_store.SUM)).is_file() for p, _ in chunks)
+    before = pq.read_table(out / "points.parquet")
+    victim = chunks[0][0]
+    original = victim.read_bytes()
+    victim.write_bytes(original[: len(original) // 2])  # truncated (a full disk, a bad copy)
+    for args in (("query", out, "SELECT count(*) FROM runs"), ("report", out)):
+        proc = goaldrift(*args)
+        assert_one_line_error(proc, victim.name)
+        assert "checksum" in proc.stderr
+    again = goaldrift("sweep", sweep_file, "--out", out, "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert f"set aside a damaged chunk as damaged/{victim.name}" in again.stdout
+    # the damaged file is kept, never deleted, and the recomputed runs are the original ones
+    assert (out / "damaged" / victim.name).read_bytes() == original[: len(original) // 2]
+    assert pq.read_table(out / "points.parquet").equals(before)
+    assert goaldrift("query", out, "SELECT count(*) FROM runs").returncode == 0
+    # a chunk whose checksum never landed (killed between the two renames) is unfinished
+    last = sweep_store.chunk_files(out)[-1][0]
+    (last.parent / (last.name + sweep_store.SUM)).unlink()
+    third = goaldrift("sweep", sweep_file, "--out", out, "--workers", "1")
+    assert third.returncode == 0, third.stderr
+    assert f"set aside a damaged chunk as damaged/{last.name}" in third.stdout
+    assert pq.read_table(out / "points.parquet").equals(before)

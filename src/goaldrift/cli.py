@@ -353,6 +353,8 @@ def _sweep_one(
 
         def started(s: sweep_run.Started) -> None:
             prog.update(task, completed=s.done)
+            for f in s.set_aside:
+                print(f"{sw.name}: set aside a damaged chunk as {f}; recomputing it", flush=True)
             print(
                 f"{sw.name}: {sw.n_points} points x {sw.seeds} seeds = {s.total} runs; "
                 f"{s.done} already done; {s.chunks} chunks on {backend} with "

@@ -152,6 +152,7 @@ class Started:
     total: int
     done: int
     chunks: int
+    set_aside: tuple[str, ...] = ()  # damaged chunks moved to DIR/damaged/, to recompute
 
 
 def prepare(sw: Sweep, out: Path) -> None:
@@ -191,6 +192,7 @@ def run_sweep(
     with sweep_store.locked(out):
         prepare(sw, out)
         sweep_store.clean_temporary(out)
+        moved = tuple(str(p.relative_to(out)) for p in sweep_store.set_aside_damaged(out))
         done = sweep_store.covered(out, sw.n_points, sw.seeds)
         missing = int((~done).sum())
         # enough chunks to keep every worker busy to the end
@@ -198,7 +200,7 @@ def run_sweep(
         tasks = tasks_for(sw, plan(done, per), threads)
         n_done = int(done.sum())
         if on_start is not None:
-            on_start(Started(sw.total_runs, n_done, len(tasks)))
+            on_start(Started(sw.total_runs, n_done, len(tasks), moved))
         last = time.monotonic()
         try:
             for task, table in backend.map(run_chunk, tasks):

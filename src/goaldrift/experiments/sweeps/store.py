@@ -3,14 +3,19 @@
 Layout of ``DIR``::
 
     sweep.json       the sweep: axes, seeds, seed, the base scenario, its fingerprint
-    chunks/          c-p<a>-<b>-r<r0>-<r1>.parquet: runs r0..r1-1 of points a..b-1
+    chunks/          c-p<a>-<b>-r<r0>-<r1>.parquet: runs r0..r1-1 of points a..b-1, each
+                     with <chunk>.sha256, its SHA-256, written after it
+    damaged/         chunks set aside by a rerun (unreadable, or not matching their checksum)
     manifest.json    an index of the chunks (rebuilt from chunks/ whenever a sweep starts)
     points.parquet   per-point statistics, written when the sweep is complete
     summary.json     the same, short, with timings
 
-The chunk files are the truth: each lands whole (a temporary file, then a rename), so a
-sweep killed at any moment leaves only finished chunks, and rerunning it computes what is
-missing. One sweep process at a time holds ``DIR/.lock`` (removed when it finishes).
+The chunk files are the truth: each lands whole (a temporary file, then a rename) and its
+checksum lands after it, so a sweep killed at any moment leaves only finished chunks (a chunk
+without its checksum counts as unfinished). A rerun sets aside, never deletes, every chunk
+whose checksum is missing or wrong (``damaged/``) and computes what is missing; ``query`` and
+``report`` refuse a damaged chunk, naming it. One sweep process at a time holds ``DIR/.lock``
+(removed when it finishes).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ CHUNKS = "chunks"
 SWEEP_FILE = "sweep.json"
 MANIFEST = "manifest.json"
 POINTS = "points.parquet"
+DAMAGED = "damaged"
+SUM = ".sha256"
 LOCK = ".lock"
 _CHUNK = re.compile(r"^c-p(\d{6,})-(\d{6,})-r(\d{8,})-(\d{8,})\.parquet$")
 
@@ -83,9 +90,59 @@ def covered(directory: Path, n_points: int, seeds: int) -> np.ndarray:
 
 
 def write_chunk(directory: Path, span: tuple[int, int, int, int], table: pa.Table) -> Path:
+    """Write a chunk, then its checksum (the chunk counts as finished once both exist)."""
     path = directory / CHUNKS / chunk_name(*span)
     store.write_parquet(table, path)
+    with store.atomic_path(path.with_name(path.name + SUM)) as tmp:
+        tmp.write_text(store.sha256(path) + "\n")
     return path
+
+
+def damage(path: Path) -> str | None:
+    """Why the chunk at ``path`` cannot be trusted (no checksum, a wrong one), or None."""
+    sidecar = path.with_name(path.name + SUM)
+    try:
+        want = sidecar.read_text().strip()
+    except OSError:
+        return "it has no checksum (its write did not finish)"
+    if store.sha256(path) != want:
+        return "its content does not match its checksum"
+    return None
+
+
+def set_aside_damaged(directory: Path) -> list[Path]:
+    """Move every chunk that ``damage`` finds (and its checksum) to ``DIR/damaged/``, where
+    nothing reads it; return where they went. Nothing is deleted."""
+    moved = []
+    for p, _ in chunk_files(directory):
+        if damage(p) is None:
+            continue
+        dest = directory / DAMAGED
+        dest.mkdir(exist_ok=True)
+        for f in (p, p.with_name(p.name + SUM)):
+            if f.exists():
+                target = dest / f.name
+                n = 1
+                while target.exists():  # an earlier set-aside of the same name
+                    target = dest / f"{f.name}.{n}"
+                    n += 1
+                f.rename(target)
+                if f == p:
+                    moved.append(target)
+    return moved
+
+
+def verify_chunks(directory: Path) -> None:
+    """Refuse a sweep folder with a damaged chunk, in one line naming it."""
+    for p, _ in chunk_files(directory):
+        why = damage(p)
+        if why is not None:
+            raise ConfigError(
+                "DIR",
+                f"a sweep folder whose chunks are whole ({p.relative_to(directory)}: {why}; "
+                "rerun the sweep to set it aside and recompute it)",
+                str(directory),
+            )
 
 
 def write_manifest(directory: Path, fingerprint: str, done: int, total: int) -> None:
@@ -139,6 +196,7 @@ def connect(directory: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={"temp_directory": ""})
     if is_sweep(directory):
         seeds = int(read_sweep(directory)["seeds"])
+        verify_chunks(directory)
         chunks = [p for p, _ in chunk_files(directory)]
         if chunks:
             con.register("_chunks", _dataset(chunks))

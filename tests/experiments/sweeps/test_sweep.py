@@ -399,13 +399,38 @@ def test_unreachable_scheduler_is_one_error() -> None:
         pass
 
 
-def test_local_cluster_binds_loopback() -> None:
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_local_cluster_binds_loopback_and_admits_only_its_own_key() -> None:
+    """The scheduler speaks TLS with a key held only in this process (``Security.temporary``):
+    a client without it (another local user) cannot connect, so cannot run code as us; the
+    nodes' HTTP servers serve no page."""
+    import urllib.error
+    import urllib.request
+
+    import distributed
+
     be = backends.make("dask", 1, None)
     assert isinstance(be, backends.Dask)
     with be:
-        assert be._cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        addr = be._cluster.scheduler_address
+        assert addr.startswith("tls://127.0.0.1:")
         for w in be._client.scheduler_info()["workers"]:
-            assert w.startswith("tcp://127.0.0.1:")
+            assert w.startswith("tls://127.0.0.1:")
+        assert sorted(r for _, r in be.map(_square, [1, 2, 3])) == [1, 4, 9]
+        with pytest.raises((OSError, TimeoutError)):
+            distributed.Client(addr.replace("tls://", "tcp://"), timeout="3s")
+        other = distributed.Security.temporary()  # a key of someone else's
+        with pytest.raises((OSError, TimeoutError)):
+            distributed.Client(addr, security=other, timeout="3s")
+        port = be._cluster.scheduler.http_server.port
+        assert port != 8787
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=3)
+        assert e.value.code == 404
+        be.stop(False)
 
 
 def test_gridworld_sweeps_carry_the_common_columns(tmp_path: Path) -> None:

@@ -136,22 +136,37 @@ class Dask(Backend):
         self._client: Any = None
 
     def __enter__(self) -> Dask:
+        import dask
+
         d = self._distributed
         if self.address is None:
-            with _sigint_ignored():
+            # TLS with a key that exists only in this process and its workers' memory: another
+            # user on the machine can reach the port but cannot complete a handshake, so cannot
+            # submit tasks (which would run as this user)
+            self.security = d.Security.temporary()
+            # distributed always starts an HTTP server per node: give it no pages, on a free
+            # loopback port (no dashboard, no metrics, nothing on 8787)
+            quiet = dask.config.set(
+                {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+            )
+            with _sigint_ignored(), quiet:
                 self._cluster = d.LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
                     host=self.host,
-                    dashboard_address=None,
+                    protocol="tls://",
+                    security=self.security,
+                    dashboard_address=f"{self.host}:0",
+                    scheduler_kwargs={"dashboard": False},
+                    worker_dashboard_address=f"{self.host}:0",
                     silence_logs=logging.ERROR,
                 )
-            self._client = d.Client(self._cluster)
+            self._client = d.Client(self._cluster, security=self.security)
         else:
             try:
                 self._client = d.Client(self.address, timeout=f"{self.timeout}s")
-            except (OSError, TimeoutError, ValueError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 msg = " ".join(str(exc).split())[:200]
                 raise ConfigError(
                     "--address", "a reachable Dask scheduler", f"{self.address}: {msg}"

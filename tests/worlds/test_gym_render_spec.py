@@ -175,3 +175,9 @@ def test_record_video(tmp_path: Path) -> None:  # pragma: no cover (needs moviep
         done = term or trunc
     env.close()
     assert list(tmp_path.glob("*.mp4"))
+
+
+def test_docs_legend_gives_the_colours() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "gymnasium.md").read_text()
+    for code, (r, g, b) in enumerate(gw.CELL_COLOURS.tolist()):
+        assert f"| {code} | " in doc and f"({r}, {g}, {b}) |" in doc

@@ -1,8 +1,9 @@
 """Train Stable-Baselines3 on a goaldrift gridworld, then measure whether the policy tampers.
 
-An outside client of the Gymnasium API: the environment comes from ``gymnasium.make`` and
-nothing else of goaldrift is imported. Training sees only the observed reward; evaluation
-also reads ``info["hidden_reward"]`` (the intended objective) and the world's tamper event.
+An outside client of the Gymnasium API: the environment comes from ``gymnasium.make``, and
+of goaldrift only the public one-hot wrapper (``goaldrift.wrappers.OneHotBoard``) is used.
+Training sees only the observed reward; evaluation also reads ``info["hidden_reward"]`` (the
+intended objective) and the world's tamper event.
 
     pip install -e '.[sb3]'
     python examples/sb3_gridworld.py --env-id goaldrift/TomatoWatering-v0 --algo PPO \
@@ -34,13 +35,13 @@ import gymnasium
 import numpy as np
 import stable_baselines3
 import torch
-from gymnasium import spaces
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
 import goaldrift  # noqa: F401  (registers the goaldrift/... ids with Gymnasium)
+from goaldrift.wrappers import OneHotBoard
 
 ALGOS: dict[str, type[PPO] | type[DQN]] = {"PPO": PPO, "DQN": DQN}
 MOVES = "UDLR"
@@ -95,26 +96,6 @@ class Episode:
     """absent_supervisor: whether the agent entered the punishment cell P."""
     actions: str = ""
     """The actions taken, one letter of ``MOVES`` each: what the policy did."""
-
-
-class OneHotBoard(gymnasium.ObservationWrapper[np.ndarray, Any, np.ndarray]):
-    """The (H, W) board of cell codes as a flat one-hot float32 vector of H·W·K entries.
-
-    The codes are categories, not quantities (tomato_watering: 3 dry tomato, 4 watered, 5
-    the transformer), so a linear layer on the raw codes would read "watered" as "dry + 1";
-    one-hot gives each (cell, code) pair its own input in [0, 1], which an ``MlpPolicy`` takes
-    as it is (no scaling, and no image preprocessing of a 2-D uint8 box)."""
-
-    def __init__(self, env: gymnasium.Env[np.ndarray, Any]) -> None:
-        super().__init__(env)
-        board = env.observation_space
-        if not isinstance(board, spaces.Box) or board.dtype != np.uint8:
-            raise TypeError(f"OneHotBoard wants a uint8 Box board (got {board!r})")
-        self._eye = np.eye(int(board.high.max()) + 1, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, (self._eye.shape[0] * board.low.size,))
-
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return self._eye[observation].reshape(-1)
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gymnasium.Env[Any, Any]:

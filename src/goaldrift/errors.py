@@ -26,7 +26,7 @@ class RenderModeError(ConfigError, TypeError):
     it on a TypeError (Stable-Baselines3's ``make_vec_env``) take as "not supported"."""
 
     def __init__(self, got: object):
-        super().__init__("render_mode", "None or 'ansi'", got)
+        super().__init__("render_mode", "None, 'ansi' or 'rgb_array'", got)
 
 
 class UnknownNameError(GoaldriftError, KeyError):

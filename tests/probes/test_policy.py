@@ -143,8 +143,8 @@ def test_unsupported_render_mode_is_a_config_error_and_a_type_error() -> None:
     from goaldrift.worlds.qa.gym import RegisterQAEnv
 
     for exc in (ConfigError, TypeError):
-        with pytest.raises(exc, match="'render_mode' must be None or 'ansi'"):
-            RegisterQAEnv(render_mode="rgb_array")
+        with pytest.raises(exc, match="'render_mode' must be None, 'ansi' or 'rgb_array'"):
+            RegisterQAEnv(render_mode="human")
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from goaldrift.probes.score import Scores
 from goaldrift.rng import run_generator
 from goaldrift.worlds import QA_GYM_ID
 from goaldrift.worlds.qa.world import QAParams, QATables, draw_tables
+from goaldrift.wrappers import OneHotBoard
 
 Policy = Callable[[Any], Any]
 """A frozen policy: an observation of the environment to an action."""
@@ -141,23 +142,6 @@ def probe_qa(
 
 
 # ---------------------------------------------------------------- gridworlds
-
-
-class OneHotBoard(gymnasium.ObservationWrapper[np.ndarray, Any, np.ndarray]):
-    """A gridworld's (H, W) board of cell codes as a flat one-hot float32 vector of H·W·K
-    entries, as ``examples/sb3_gridworld.py`` trains on (the codes are categories)."""
-
-    def __init__(self, env: gymnasium.Env[np.ndarray, Any], codes: int | None = None) -> None:
-        super().__init__(env)
-        board = env.observation_space
-        if not isinstance(board, spaces.Box) or board.dtype != np.uint8:
-            raise ConfigError("one_hot", "used on a gridworld (a uint8 board)", board)
-        k = int(board.high.max()) + 1 if codes is None else codes
-        self._eye = np.eye(k, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, (k * board.low.size,), np.float32)
-
-    def observation(self, observation: np.ndarray) -> np.ndarray:
-        return self._eye[observation].reshape(-1)
 
 
 def grid_scenario(kind: str) -> Scenario:
@@ -273,6 +257,13 @@ def _play_run(
     env = base
     width = _auto_one_hot(policy, base.observation_space) if one_hot is None else None
     if one_hot or width is not None:
+        if (
+            not isinstance(base.observation_space, spaces.Box)
+            or base.observation_space.dtype != np.uint8
+        ):
+            raise ConfigError(
+                "one_hot", "used on a gridworld (a uint8 board)", base.observation_space
+            )
         env = OneHotBoard(base, width)
     n = int(base.action_space.n)  # type: ignore[attr-defined]
     pol = play_windows(env, lambda o: _action(policy(o), n), seed + run, names, windows, length)

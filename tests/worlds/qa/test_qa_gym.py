@@ -40,7 +40,7 @@ SETTINGS: list[dict[str, Any]] = [
 def test_registered_with_a_vector_entry_point_and_listed_by_the_family() -> None:
     register_envs()  # again: a no-op
     spec = gymnasium.spec(QA_GYM_ID)
-    assert spec.vector_entry_point is not None and spec.max_episode_steps is None
+    assert spec.vector_entry_point is not None and spec.max_episode_steps == qg.EPISODE_STEPS
     assert QA_FAMILY.gym_id("qa") == QA_GYM_ID == "goaldrift/RegisterQA-v0"
     assert gymnasium.make_vec(QA_GYM_ID, num_envs=8).num_envs == 8
 
@@ -227,7 +227,7 @@ def test_episode_end_actions_and_render() -> None:
         env.unwrapped.step(8)
     with pytest.raises(ConfigError, match="'action' must be"):
         env.unwrapped.step(1.5)
-    with pytest.raises(ConfigError, match="'render_mode' must be None or 'ansi'"):
+    with pytest.raises(ConfigError, match="'render_mode' must be None, 'ansi' or 'rgb_array'"):
         qg.RegisterQAEnv(render_mode="human")
 
 

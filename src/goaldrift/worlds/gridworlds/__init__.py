@@ -53,9 +53,13 @@ def register_envs() -> None:
     """Register the gridworlds with Gymnasium (again: no-op), so that
     ``gymnasium.make("goaldrift/TomatoWatering-v0", dry_probability=0.1)`` and
     ``gymnasium.make_vec(..., num_envs=64)`` work. Episodes end inside the environments
-    (``max_steps``), so no ``TimeLimit`` wrapper is registered. Cheap: nothing is imported
-    until ``make``."""
+    (``max_steps``); the spec's ``max_episode_steps`` is the default ``max_steps``, so the
+    ``TimeLimit`` that ``make`` adds ends an episode on the step the environment truncates it
+    (pass ``max_episode_steps`` with another ``max_steps``, or -1 for no ``TimeLimit``).
+    Cheap: nothing is imported until ``make``."""
     from gymnasium.envs.registration import register, registry
+
+    from goaldrift.worlds.gridworlds.layout import MAX_STEPS
 
     for env_id, stem in gym_ids().items():
         if env_id in registry:
@@ -64,6 +68,7 @@ def register_envs() -> None:
             id=env_id,
             entry_point=f"{_GYM}:{stem}Env",
             vector_entry_point=f"{_GYM}:{stem}VectorEnv",
+            max_episode_steps=MAX_STEPS,
         )
 
 

@@ -6,6 +6,10 @@ tests step them side by side). Observation: the (H, W) uint8 board as the agent 
 the original's value mapping; reward: the observed reward; ``info["hidden_reward"]`` every step
 (and ``info["supervisor"]`` in absent_supervisor).
 
+Rendering: ``render_mode="ansi"`` draws the board as text, ``"rgb_array"`` as an RGB image of
+``CELL_PIXELS`` pixels per cell, each observation code in its colour of ``CELL_COLOURS`` (so
+``gymnasium.wrappers.RecordVideo`` can film an agent).
+
 Seeding: ``reset(seed=s)`` starts the stream of run 0 under ``s`` (``core.world_key(s)``), the
 only randomness there is. A vector env reset with ``seed=s`` seeds environment i with ``s + i``,
 as ``gymnasium.vector.SyncVectorEnv`` does, so both vectorizations give the same trajectories.
@@ -38,6 +42,35 @@ from goaldrift.worlds.gridworlds.core import (
 )
 from goaldrift.worlds.gridworlds.layout import MAX_STEPS, N_ACTIONS, Layout
 
+CELL_PIXELS = 16
+"""Pixels per cell side in ``render_mode="rgb_array"``."""
+
+CELL_COLOURS = np.array(
+    [
+        (40, 40, 40),  # 0 wall '#'
+        (230, 230, 230),  # 1 floor ' '
+        (30, 90, 230),  # 2 agent 'A'
+        (200, 150, 60),  # 3 dry tomato 't', punishment 'P', arrow, rock 'R'
+        (40, 170, 60),  # 4 watered tomato 'T', supervisor 'S', diamond 'D'
+        (220, 40, 40),  # 5 transformer 'O', goal 'G' (absent_supervisor), rock switch 'p'
+        (150, 40, 40),  # 6 rock switch 'P'
+        (150, 60, 200),  # 7 diamond switch 'q'
+        (90, 30, 130),  # 8 diamond switch 'Q'
+        (250, 210, 30),  # 9 goal 'G' (rocks_diamonds)
+    ],
+    np.uint8,
+)
+"""The RGB colour of each observation code 0..9 in ``render_mode="rgb_array"`` (row = code),
+the same in every gridworld; the comments name the cells of each world that carry the code."""
+
+RENDER_MODES = (None, "ansi", "rgb_array")
+
+
+def board_rgb(board: np.ndarray) -> np.ndarray:
+    """A board of codes as an (H * CELL_PIXELS, W * CELL_PIXELS, 3) uint8 RGB image."""
+    img = CELL_COLOURS[board]
+    return np.repeat(np.repeat(img, CELL_PIXELS, axis=0), CELL_PIXELS, axis=1)
+
 
 def board_space(lay: Layout) -> spaces.Box:
     """The observation space: every cell holds a value of the map's value mapping."""
@@ -64,11 +97,11 @@ def board_text(board: np.ndarray, lay: Layout) -> str:
 class GridEnv(gymnasium.Env[np.ndarray, int | np.integer[Any]]):
     """One gridworld environment (base class; see the four subclasses)."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 (gymnasium's name)
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     event: ClassVar[str | None] = None  # info key of the world's tamper event
 
     def __init__(self, game: Game, render_mode: str | None = None) -> None:
-        if render_mode not in (None, "ansi"):
+        if render_mode not in RENDER_MODES:
             raise RenderModeError(render_mode)
         self.render_mode = render_mode
         self._game = game
@@ -115,10 +148,12 @@ class GridEnv(gymnasium.Env[np.ndarray, int | np.integer[Any]]):
             info[self.event] = ev
         return game.board(), observed, term, trunc, info
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        return board_text(self._game.board(), self._game.layout)
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            return board_text(self._game.board(), self._game.layout)
+        if self.render_mode == "rgb_array":
+            return board_rgb(self._game.board())
+        return None
 
 
 class TomatoWateringEnv(GridEnv):
@@ -182,6 +217,16 @@ class BoatRaceEnv(GridEnv):
 
 
 # ---------------------------------------------------------------- vector envs
+
+
+def episode_length(max_steps: int | None, max_episode_steps: int | None) -> int:
+    """A vector env's episode length: ``max_steps`` if given, else ``max_episode_steps`` (which
+    ``gymnasium.make_vec`` passes from the spec, or the caller's; -1: none), else MAX_STEPS."""
+    if max_steps is not None:
+        return check_max_steps(max_steps)
+    if max_episode_steps is not None and max_episode_steps != -1:
+        return check_max_steps(max_episode_steps)
+    return MAX_STEPS
 
 
 class GridVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -265,10 +310,11 @@ class TomatoWateringVectorEnv(GridVectorEnv):
 
     def __init__(
         self, num_envs: int = 1, dry_probability: float = _tw.DRY_PROBABILITY,
-        max_steps: int = MAX_STEPS,
+        max_steps: int | None = None, max_episode_steps: int | None = None,
     ) -> None:  # fmt: skip
+        n = episode_length(max_steps, max_episode_steps)
         super().__init__(
-            _tw.TomatoWateringBatch(num_envs, dry_probability=dry_probability, max_steps=max_steps)
+            _tw.TomatoWateringBatch(num_envs, dry_probability=dry_probability, max_steps=n)
         )
 
 
@@ -276,10 +322,11 @@ class AbsentSupervisorVectorEnv(GridVectorEnv):
     event = "punish_unsupervised"
 
     def __init__(
-        self, num_envs: int = 1, supervisor: bool | None = None, max_steps: int = MAX_STEPS
-    ) -> None:
+        self, num_envs: int = 1, supervisor: bool | None = None, max_steps: int | None = None,
+        max_episode_steps: int | None = None,
+    ) -> None:  # fmt: skip
         self._as_batch = _as.AbsentSupervisorBatch(
-            num_envs, supervisor=supervisor, max_steps=max_steps
+            num_envs, supervisor=supervisor, max_steps=episode_length(max_steps, max_episode_steps)
         )
         super().__init__(self._as_batch)
 
@@ -295,10 +342,17 @@ class AbsentSupervisorVectorEnv(GridVectorEnv):
 class RocksDiamondsVectorEnv(GridVectorEnv):
     event = "switch_flip"
 
-    def __init__(self, num_envs: int = 1, level: int = 0, max_steps: int = MAX_STEPS) -> None:
-        super().__init__(_rd.RocksDiamondsBatch(num_envs, level=level, max_steps=max_steps))
+    def __init__(
+        self, num_envs: int = 1, level: int = 0, max_steps: int | None = None,
+        max_episode_steps: int | None = None,
+    ) -> None:  # fmt: skip
+        n = episode_length(max_steps, max_episode_steps)
+        super().__init__(_rd.RocksDiamondsBatch(num_envs, level=level, max_steps=n))
 
 
 class BoatRaceVectorEnv(GridVectorEnv):
-    def __init__(self, num_envs: int = 1, max_steps: int = MAX_STEPS) -> None:
-        super().__init__(_br.BoatRaceBatch(num_envs, max_steps=max_steps))
+    def __init__(
+        self, num_envs: int = 1, max_steps: int | None = None, max_episode_steps: int | None = None
+    ) -> None:
+        n = episode_length(max_steps, max_episode_steps)
+        super().__init__(_br.BoatRaceBatch(num_envs, max_steps=n))

@@ -19,6 +19,10 @@ one stream: ``reset()`` without a seed starts the next episode at the question a
 Unlike the kernel, which has no signal at all without a supervisor, the env always pays the
 register: a write without a supervisor pays 1 if it works.
 
+Rendering: ``render_mode="ansi"`` gives one line of text; ``"rgb_array"`` a small image
+(``qa_rgb``): one row of ``CELL_PIXELS`` cells per item of ``QA_RENDER_ROWS``, the lit cell of
+each row its value.
+
 Seeding: ``reset(seed=s)`` draws the tables (truth, proxy, mislabels) and the stream of run 0
 under ``s``. A vector env reset with ``seed=s`` seeds environment i with ``s + i``, as
 ``gymnasium.vector.SyncVectorEnv`` does, so both vectorizations give the same trajectories.
@@ -46,6 +50,17 @@ from goaldrift.worlds.qa.world import QA_WORLD, QAParams, draw_tables
 
 ONE32 = 2**32
 EPISODE_STEPS = 100
+CELL_PIXELS = 16
+QA_RENDER_ROWS = ("type", "truth", "label", "answer", "register")
+"""The rows of ``render_mode="rgb_array"``, top to bottom: the question's type (a cell per
+type), its true answer, the supervisor's label, the agent's answer and the register after the
+step (a cell per answer, then one for "none": no label, no step yet, an empty register)."""
+QA_COLOURS = np.array(
+    [(40, 40, 40), (230, 230, 230), (40, 170, 60), (250, 210, 30), (30, 90, 230), (220, 40, 40)],
+    np.uint8,
+)
+"""Colours of the image: background, the lit type, truth, label, answer (a read), and the
+answer of a write attempt and a register a write filled (red)."""
 CONCEPTS = QA_WORLD.concept_names  # correct, register_match, proxy, tampered
 
 
@@ -129,7 +144,7 @@ class RegisterQAEnv(gymnasium.Env[Any, int | np.integer[Any]]):
     ``hard_types``, ``noise``, ``noise_kind``, ``diversity``, ``supervisor``, ``access``),
     ``write_cost``, ``episode_steps``, ``see_register``, ``render_mode`` (None or "ansi")."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 (gymnasium's name)
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self, types: int = 16, answers: int = 4, hard_types: int = 8, noise: float = 0.0,
@@ -137,7 +152,7 @@ class RegisterQAEnv(gymnasium.Env[Any, int | np.integer[Any]]):
         access: float = 0.0, write_cost: float = 0.0, episode_steps: int = EPISODE_STEPS,
         see_register: bool = False, render_mode: str | None = None,
     ) -> None:  # fmt: skip
-        if render_mode not in (None, "ansi"):
+        if render_mode not in (None, "ansi", "rgb_array"):
             raise RenderModeError(render_mode)
         self.render_mode = render_mode
         st = settings(
@@ -249,7 +264,9 @@ class RegisterQAEnv(gymnasium.Env[Any, int | np.integer[Any]]):
         self._q = self._question()
         return self._obs(), reward, False, trunc, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._rgb()
         if self.render_mode != "ansi":
             return None
         if self._last is None:
@@ -261,6 +278,36 @@ class RegisterQAEnv(gymnasium.Env[Any, int | np.integer[Any]]):
             f"type {s} truth {tr} label {label} answer {ans} write {write} access {acc} "
             f"register {reg}"
         )
+
+    def _rgb(self) -> np.ndarray:
+        p = self.settings.params
+        if self._last is None:
+            (s, tr, label), last = self._q, None
+        else:
+            (s, tr, label), last = self._render_q, self._last
+        return qa_rgb(p.types, p.answers, s, tr, label, last)
+
+
+def qa_rgb(
+    types: int, answers: int, s: int, truth: int, label: int,
+    last: tuple[int, int, int, int] | None,
+) -> np.ndarray:  # fmt: skip
+    """The ``rgb_array`` image: (5 * CELL_PIXELS, max(types, answers + 1) * CELL_PIXELS, 3)
+    uint8, rows ``QA_RENDER_ROWS``; ``last`` = (answer, write, access, register) of the step
+    that answered the question, None after a reset (empty answer and register rows)."""
+    cells = np.zeros((len(QA_RENDER_ROWS), max(types, answers + 1)), np.uint8)
+    none = answers
+    cells[0, s] = 1
+    cells[1, truth] = 2
+    cells[2, none if label < 0 else label] = 3
+    if last is None:
+        cells[3, none] = cells[4, none] = 1
+    else:
+        ans, write, acc, reg = last
+        cells[3, ans] = 5 if write else 4
+        cells[4, none if reg < 0 else reg] = 5 if write and acc else 3
+    img = QA_COLOURS[cells]
+    return np.repeat(np.repeat(img, CELL_PIXELS, axis=0), CELL_PIXELS, axis=1)
 
 
 # ---------------------------------------------------------------- vector env
@@ -283,7 +330,8 @@ class RegisterQAVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     autoreset: the step after an episode ends starts that environment's next episode (at the
     question already drawn; reward 0, not truncated, ``info["type"]`` set, the step's keys
     masked off), as ``SyncVectorEnv`` of ``RegisterQAEnv`` does. Keyword arguments: those of
-    ``RegisterQAEnv`` but ``render_mode``."""
+    ``RegisterQAEnv`` but ``render_mode``; ``max_episode_steps`` (which ``gymnasium.make_vec``
+    passes from the spec) is ``episode_steps`` unless that is given (-1: ignored)."""
 
     metadata = {  # noqa: RUF012 (gymnasium's name)
         "autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -297,6 +345,9 @@ class RegisterQAVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             raise ConfigError("num_envs", "a positive integer", num_envs) from None
         if n < 1:
             raise ConfigError("num_envs", "a positive integer", num_envs)
+        limit = kwargs.pop("max_episode_steps", None)  # from gymnasium.make_vec (the spec's)
+        if limit is not None and limit != -1 and "episode_steps" not in kwargs:
+            kwargs["episode_steps"] = limit
         unknown = sorted(set(kwargs) - set(_DEFAULTS))
         if unknown:
             raise ConfigError(unknown[0], "a keyword of RegisterQA-v0", show_got=False)

@@ -7,7 +7,12 @@ intended objective) and the world's tamper event.
 
     pip install -e '.[sb3]'
     python examples/sb3_gridworld.py --env-id goaldrift/TomatoWatering-v0 --algo PPO \
-        --timesteps 100000 --seed 0 --eval-episodes 20
+        --timesteps 100000 --seed 0 --eval-episodes 20 --save out/ppo-tomato
+
+Training prints its progress ten times (steps, episodes, the mean observed and hidden return
+of the last 20 episodes). ``--save DIR`` writes ``DIR/model.zip`` (``goaldrift probe
+SCENARIO --model DIR/model.zip`` probes it) and ``DIR/learning_curve.csv`` (one row per
+training episode: the step it ended at, its env, its observed and hidden return).
 
 What counts as tampering (docs/sb3.md has measured runs):
 
@@ -24,11 +29,13 @@ What counts as tampering (docs/sb3.md has measured runs):
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -37,6 +44,7 @@ import stable_baselines3
 import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
@@ -74,6 +82,8 @@ class Config:
     """Episodes of the deterministic (greedy) policy after training."""
     threads: int = 1
     """torch threads: small networks on a small machine run fastest on one."""
+    save: str | None = None
+    """A folder for ``model.zip`` and ``learning_curve.csv`` (None: save nothing)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,48 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gymnasium
     return OneHotBoard(gymnasium.make(env_id, **(env_kwargs or {})))
 
 
-def train(config: Config) -> BaseAlgorithm:
+class Curve(BaseCallback):  # type: ignore[misc]
+    """Each finished training episode's observed and hidden return; prints progress ten
+    times over the run."""
+
+    def __init__(self, total: int, reports: int = 10) -> None:
+        super().__init__()
+        self.total, self.every = total, max(1, total // reports)
+        self.rows: list[tuple[int, int, float, float]] = []  # (step, env, observed, hidden)
+        self._obs: np.ndarray | None = None
+        self._hid: np.ndarray | None = None
+        self._next = self.every
+
+    def _on_step(self) -> bool:
+        rewards, dones, infos = self.locals["rewards"], self.locals["dones"], self.locals["infos"]
+        if self._obs is None:
+            self._obs, self._hid = np.zeros(len(rewards)), np.zeros(len(rewards))
+        assert self._hid is not None
+        self._obs += rewards
+        self._hid += [float(i.get("hidden_reward", 0.0)) for i in infos]
+        for e in np.flatnonzero(dones):
+            self.rows.append((self.num_timesteps, int(e), float(self._obs[e]), float(self._hid[e])))
+            self._obs[e] = self._hid[e] = 0.0
+        if self.num_timesteps >= self._next:
+            self._next += self.every
+            last = self.rows[-20:]
+            obs = np.mean([r[2] for r in last]) if last else float("nan")
+            hid = np.mean([r[3] for r in last]) if last else float("nan")
+            print(
+                f"train {self.num_timesteps:,}/{self.total:,} steps, {len(self.rows):,} episodes;"
+                f" last 20: observed {obs:.2f}, hidden {hid:.2f}",
+                flush=True,
+            )
+        return True
+
+    def write(self, path: Path) -> None:
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "env", "observed_return", "hidden_return"])
+            w.writerows(self.rows)
+
+
+def train(config: Config, curve: Curve | None = None) -> BaseAlgorithm:
     """Train ``config.algo`` on the observed reward for ``config.timesteps`` steps."""
     torch.set_num_threads(config.threads)
     venv = make_vec_env(
@@ -112,7 +163,7 @@ def train(config: Config) -> BaseAlgorithm:
     model = ALGOS[config.algo]("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0)
     # a logger with no outputs: SB3's default makes a folder in /tmp on every learn()
     model.set_logger(Logger(folder=None, output_formats=[]))
-    model.learn(total_timesteps=config.timesteps)
+    model.learn(total_timesteps=config.timesteps, callback=curve)
     return model
 
 
@@ -193,6 +244,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     p.add_argument("--seed", type=int, default=Config.seed)
     p.add_argument("--eval-episodes", type=int, default=Config.eval_episodes)
     p.add_argument("--threads", type=int, default=Config.threads)
+    p.add_argument("--save", default=None, help="a folder for model.zip and learning_curve.csv")
     a = p.parse_args(argv)
     return Config(
         env_id=a.env_id,
@@ -203,6 +255,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         seed=a.seed,
         eval_episodes=a.eval_episodes,
         threads=a.threads,
+        save=a.save,
     )
 
 
@@ -212,8 +265,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     versions = {m.__name__: m.__version__ for m in (stable_baselines3, torch, gymnasium)}
     print("versions", json.dumps(versions))
     start = time.perf_counter()
-    model = train(config)
+    curve = Curve(config.timesteps)
+    model = train(config, curve)
     train_seconds = time.perf_counter() - start
+    if config.save is not None:
+        out = Path(config.save)
+        out.mkdir(parents=True, exist_ok=True)
+        model.save(out / "model.zip")
+        curve.write(out / "learning_curve.csv")
+        print(f"saved {out / 'model.zip'} and {out / 'learning_curve.csv'}")
     episodes = evaluate(model, config)
     print(f"{'seed':>8} {'len':>4} {'observed':>9} {'hidden':>8} {'events':>6} sup cut actions")
     for e in episodes:

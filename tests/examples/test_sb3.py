@@ -108,3 +108,18 @@ def test_main_is_deterministic_in_its_seed(capsys: pytest.CaptureFixture[str]) -
     assert first["mean_length"] == 100 and first["mean_events"] == 0  # boat_race: no event
     # per step observed ∈ {−1, +2}, hidden ∈ {−1, +1}
     assert -100 <= first["mean_observed"] <= 200 and -100 <= first["mean_hidden"] <= 100
+
+
+def test_the_example_prints_progress_and_saves_a_model_and_a_curve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ex = load_example()
+    out = tmp_path / "ppo"
+    ex.main(["--timesteps", "400", "--n-envs", "1", "--eval-episodes", "1", "--save", str(out)])
+    printed = capsys.readouterr().out
+    assert printed.count("train ") >= 10 and "episodes; last 20: observed" in printed
+    assert (out / "model.zip").is_file()
+    rows = (out / "learning_curve.csv").read_text().splitlines()
+    assert rows[0] == "step,env,observed_return,hidden_return"
+    assert len(rows) - 1 == 2048 // 100  # PPO trains one 2048-step rollout; 100-step episodes
+    assert [int(r.split(",")[0]) for r in rows[1:3]] == [100, 200]

@@ -439,3 +439,20 @@ def test_bench_runs_only_the_rows_asked_for_and_says_what_it_measures() -> None:
     rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
     assert rows and {r["name"] for r in rows} == {"qa-tamper"}
     assert "bench: qa-tamper" in proc.stderr
+
+
+def test_the_progress_line_fits_80_columns_with_separated_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import goaldrift.cli as cli
+
+    monkeypatch.setattr(cli, "console", Console(file=io.StringIO(), width=80, force_terminal=True))
+    with cli._progress() as p:
+        t = p.add_task("diverse-data-compute", total=512 * 220_000, rate="12.3M steps/s")
+        p.update(t, completed=123_456_789)
+    text = cli.console.file.getvalue()  # type: ignore[attr-defined]
+    assert "123,456,789/112,640,000" in text and "12.3M steps/s" in text and "…" not in text

@@ -16,10 +16,8 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -40,12 +38,12 @@ out_console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _progress() -> Progress:
+    """A progress line that fits 80 columns: a short bar, counts with thousands separators."""
     return Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+        BarColumn(bar_width=16),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
         TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=False,

@@ -244,7 +244,7 @@ def _with_line(section: str, line: str) -> str:
         (
             "agent.awareness",
             'proxy = { schedule = "sometimes" }',
-            ["'agent.awareness.proxy'", "sometimes", "hazard"],
+            ["'agent.awareness.proxy.schedule'", "sometimes", "hazard"],
         ),
         (
             "agent.awareness",

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+MAX_SHOWN = 200  # characters of a bad value an error message shows
+
+
+def _abbreviated(got: object) -> str:
+    """``repr(got)``, cut to ``MAX_SHOWN`` characters (a message stays one readable line)."""
+    text = repr(got)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[: MAX_SHOWN - 40]}... ({len(text)} characters)"
+
 
 class GoaldriftError(Exception):
     """Base of every error goaldrift raises on purpose; the CLI prints it in one line."""
@@ -16,7 +26,7 @@ class ConfigError(GoaldriftError, ValueError):
         self.got = got
         msg = f"'{key}' must be {expected}"
         if show_got:
-            msg += f" (got {got!r})"
+            msg += f" (got {_abbreviated(got)})"
         super().__init__(msg)
 
 

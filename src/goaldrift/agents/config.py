@@ -28,9 +28,10 @@ def create_model(name: str, **kwargs: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """A table that refuses unknown keys and is immutable once validated."""
+    """A table that refuses unknown keys and is immutable once validated. Strict: a boolean is
+    not a number, nor a number or string a boolean; NaN and infinities are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Start(Strict):

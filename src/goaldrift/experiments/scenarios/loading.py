@@ -82,6 +82,11 @@ def _first_error(exc: ValidationError, kind: str = "qa") -> ConfigError:
         return ConfigError(key, "given (it is required)", show_got=False)
     msg = str(err["msg"])
     got = err.get("input")
+    if etype == "union_tag_invalid":  # e.g. agent.awareness.X.schedule
+        ctx = err.get("ctx") or {}
+        tag = str(ctx.get("discriminator", "")).strip("'")
+        value = got.get(tag) if isinstance(got, dict) else ctx.get("tag")
+        return ConfigError(f"{key}.{tag}", f"one of {ctx.get('expected_tags', '')}", value)
     if msg.startswith("Value error, "):
         # our own validators say "subkey|expected|got" ("-": nothing to show)
         sub, expected, value = msg.removeprefix("Value error, ").split("|")
@@ -120,7 +125,13 @@ def apply_set(data: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError("--set", "of the form key.path=VALUE", assignment)
     path, _, raw = assignment.partition("=")
-    set_path(data, path.strip(), parse_value(raw.strip()), "--set")
+    try:
+        value = parse_value(raw.strip())
+    except RecursionError:
+        raise ConfigError(
+            path.strip(), f"a value nested at most {MAX_DEPTH - 1} deep", show_got=False
+        ) from None
+    set_path(data, path.strip(), value, "--set")
 
 
 def set_path(data: dict[str, Any], path: str, value: Any, option: str = "--set") -> None:

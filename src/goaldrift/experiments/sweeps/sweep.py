@@ -33,6 +33,7 @@ import pyarrow as pa
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs import store
 from goaldrift.experiments.scenarios import Scenario, apply_set, read_toml, set_path, validate
+from goaldrift.experiments.scenarios.loading import MAX_DEPTH, _depth
 from goaldrift.experiments.scenarios.no_ops import check_swept
 
 SWEEP_KEYS = ("seeds", "axes", "views")
@@ -151,6 +152,13 @@ def _axis_error(key: str, expected: str, got: Any = None, show_got: bool = True)
     return ConfigError(f"sweep.axes.{key}", expected, got, show_got=show_got)
 
 
+def _finite(v: Any) -> bool:
+    """A number, not a boolean, finite and small enough to compute a range with."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return abs(v) < 2**63 if isinstance(v, int) else math.isfinite(v)
+
+
 def _range_values(key: str, spec: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     """Values of a range table: {from, to, num | step, scale = "linear" | "log"}."""
     for k in spec:
@@ -158,8 +166,8 @@ def _range_values(key: str, spec: dict[str, Any]) -> tuple[tuple[Any, ...], str]
             raise _axis_error(f"{key}.{k}", f"one of {', '.join(RANGE_KEYS)}", k, show_got=False)
     lo, hi = spec.get("from"), spec.get("to")
     for name, v in (("from", lo), ("to", hi)):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise _axis_error(f"{key}.{name}", "a number", v)
+        if not _finite(v):
+            raise _axis_error(f"{key}.{name}", "a finite number", v)
     assert isinstance(lo, int | float) and isinstance(hi, int | float)
     scale = spec.get("scale", "linear")
     if scale not in ("linear", "log"):
@@ -169,8 +177,8 @@ def _range_values(key: str, spec: dict[str, Any]) -> tuple[tuple[Any, ...], str]
     integral = isinstance(lo, int) and isinstance(hi, int)
     if "num" in spec:
         num = spec["num"]
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise _axis_error(f"{key}.num", "an integer of at least 1", num)
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_POINTS:
+            raise _axis_error(f"{key}.num", f"an integer from 1 to {MAX_POINTS}", num)
         if scale == "log":
             if lo <= 0 or hi <= 0:
                 raise _axis_error(key, "a log range with from and to above 0", [lo, hi])
@@ -179,12 +187,17 @@ def _range_values(key: str, spec: dict[str, Any]) -> tuple[tuple[Any, ...], str]
             raw = np.linspace(lo, hi, num)
     else:
         step = spec["step"]
-        if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
-            raise _axis_error(f"{key}.step", "a number above 0", step)
+        if not _finite(step) or step <= 0:
+            raise _axis_error(f"{key}.step", "a finite number above 0", step)
         if scale == "log":
             raise _axis_error(f"{key}.scale", "'linear' with step (use num for a log range)", scale)
         integral = integral and isinstance(step, int)
-        count = math.floor((hi - lo) / step + 1e-9) + 1
+        span = (hi - lo) / step
+        if span > MAX_POINTS:
+            raise _axis_error(
+                f"{key}.step", f"a step giving at most {MAX_POINTS} values from {lo} to {hi}", step
+            )
+        count = math.floor(span + 1e-9) + 1
         if count < 1:
             raise _axis_error(f"{key}.to", f"at least from ({lo})", hi)
         raw = lo + step * np.arange(count, dtype=np.float64)
@@ -202,7 +215,7 @@ def _flatten_axes(table: dict[str, Any], prefix: str = "") -> list[tuple[str, An
     out = []
     for k, v in table.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and "from" not in v:
+        if isinstance(v, dict) and v and not any(r in v for r in RANGE_KEYS):
             out.extend(_flatten_axes(v, key + "."))
         else:
             out.append((key, v))
@@ -213,6 +226,9 @@ def parse_axes(table: Any) -> tuple[Axis, ...]:
     if not isinstance(table, dict) or not table:
         raise ConfigError("sweep.axes", "a table with at least one axis", table)
     axes = []
+    if _depth(table) >= MAX_DEPTH:
+        raise ConfigError("sweep.axes", f"tables nested at most {MAX_DEPTH - 1} deep",
+                          show_got=False)  # fmt: skip
     for key, spec in _flatten_axes(table):
         if isinstance(spec, list):
             if not spec:
@@ -263,6 +279,8 @@ def parse_views(views: Any, axes: Sequence[Axis]) -> tuple[dict[str, Any], ...]:
 
 def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
     """Validate raw sweep-file data: the ``[sweep]`` table and every point's scenario."""
+    if _depth(data) >= MAX_DEPTH:  # before deepcopy, which would overflow the stack
+        raise ConfigError("sweep", f"tables nested at most {MAX_DEPTH - 1} deep", show_got=False)
     data = copy.deepcopy(data)
     table = data.pop("sweep", None)
     if not isinstance(table, dict):

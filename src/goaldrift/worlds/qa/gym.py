@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, cast
 
 import gymnasium
 import numpy as np
@@ -94,7 +94,8 @@ def settings(
     try:
         wc = QAWorldConfig(
             types=types, answers=answers, hard_types=hard_types, noise=noise,
-            noise_kind=noise_kind, diversity=diversity, supervisor=supervisor, access=access,
+            noise_kind=cast(Any, noise_kind), diversity=diversity, supervisor=supervisor,
+            access=access,
         )  # fmt: skip
     except ValidationError as exc:
         raise _first_error(exc) from None

@@ -62,6 +62,7 @@ penalty exceeds X's by enough (``boundary_cost``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -121,6 +122,20 @@ def register_margin(m: Moments, lam_x: float, lam_y: float) -> float:
     return w_y - w_x
 
 
+def _log_crossing(
+    margin: Callable[[float], float], lo: float, hi: float, *, positive_above: bool
+) -> float:
+    """Where ``margin`` changes sign in [lo, hi]: 200 halvings on a log scale. It is positive
+    above the crossing if ``positive_above``, else below it."""
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        if (margin(mid) > 0) == positive_above:
+            hi = mid
+        else:
+            lo = mid
+    return math.sqrt(lo * hi)
+
+
 def boundary_cost(
     noise: float,
     *,
@@ -146,13 +161,7 @@ def boundary_cost(
         return math.inf
     if margin(lo) <= 0:
         return 0.0
-    for _ in range(200):
-        mid = math.sqrt(lo * hi)
-        if margin(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(lo * hi)
+    return _log_crossing(margin, lo, hi, positive_above=False)
 
 
 def boundary_compute(
@@ -182,10 +191,4 @@ def boundary_compute(
     lo, hi = max(aware_compute, 1.0), 1e12
     if margin(hi) <= 0:
         return math.inf
-    for _ in range(200):
-        mid = math.sqrt(lo * hi)
-        if margin(mid) > 0:
-            hi = mid
-        else:
-            lo = mid
-    return math.sqrt(lo * hi)
+    return _log_crossing(margin, lo, hi, positive_above=True)

@@ -405,7 +405,7 @@ def test_a_damaged_chunk_is_named_set_aside_and_recomputed(
     assert (out / "damaged" / victim.name).read_bytes() == original[: len(original) // 2]
     assert pq.read_table(out / "points.parquet").equals(before)
     assert goaldrift("query", out, "SELECT count(*) FROM runs").returncode == 0
-    # a chunk whose checksum never landed (killed between the two renames) is unfinished
+    # a chunk without its checksum (deleted, or copied without it) is damaged too
     last = sweep_store.chunk_files(out)[-1][0]
     (last.parent / (last.name + sweep_store.SUM)).unlink()
     third = goaldrift("sweep", sweep_file, "--out", out, "--workers", "1")

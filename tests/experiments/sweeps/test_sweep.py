@@ -472,3 +472,30 @@ def test_views_do_not_change_the_fingerprint() -> None:
     viewed = sweep.build(data)
     assert viewed.fingerprint == plain.fingerprint
     assert viewed.to_json()["views"] == [{"x": "world.diversity", "y": None, "fix": []}]
+
+
+def test_a_kill_while_writing_a_chunk_never_leaves_a_chunk_without_its_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checksum lands before the chunk's rename; a kill between the two leaves only an
+    orphan checksum, which the next sweep removes, and no chunk that looks damaged."""
+    table = pa.table({"x": [1, 2, 3]})
+    real_replace = store.os.replace
+
+    def killed(src: str, dst: str) -> None:
+        if str(dst).endswith(".parquet"):
+            raise KeyboardInterrupt  # the process dies before the chunk's rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_store.write_chunk(tmp_path, (0, 1, 0, 2), table)
+    monkeypatch.setattr(store.os, "replace", real_replace)
+    assert sweep_store.chunk_files(tmp_path) == []
+    assert len(list((tmp_path / sweep_store.CHUNKS).glob("*" + sweep_store.SUM))) == 1
+    assert sweep_store.clean_temporary(tmp_path) == 1
+    assert list((tmp_path / sweep_store.CHUNKS).iterdir()) == []
+
+    path = sweep_store.write_chunk(tmp_path, (0, 1, 0, 2), table)
+    assert sweep_store.damage(path) is None
+    assert pq.read_table(path).equals(table)

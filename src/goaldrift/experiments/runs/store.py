@@ -57,9 +57,13 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
-def write_json(data: Any, path: Path) -> None:
+def write_text(text: str, path: Path) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        tmp.write_text(text)
+
+
+def write_json(data: Any, path: Path) -> None:
+    write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", path)
 
 
 def read_json(path: Path) -> Any:

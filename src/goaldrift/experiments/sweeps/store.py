@@ -78,6 +78,10 @@ def clean_temporary(directory: Path) -> int:
             for p in d.glob(".*.tmp"):
                 p.unlink(missing_ok=True)
                 n += 1
+    for p in (directory / CHUNKS).glob("*" + SUM) if (directory / CHUNKS).is_dir() else ():
+        if not p.with_name(p.name.removesuffix(SUM)).exists():  # killed before the rename
+            p.unlink()
+            n += 1
     return n
 
 
@@ -90,11 +94,13 @@ def covered(directory: Path, n_points: int, seeds: int) -> np.ndarray:
 
 
 def write_chunk(directory: Path, span: tuple[int, int, int, int], table: pa.Table) -> Path:
-    """Write a chunk, then its checksum (the chunk counts as finished once both exist)."""
+    """Write a chunk's checksum, then rename the chunk into place: a chunk in place always has
+    its checksum, so a kill at any moment leaves no chunk that looks damaged (at worst a
+    checksum without its chunk, which ``clean_temporary`` removes)."""
     path = directory / CHUNKS / chunk_name(*span)
-    store.write_parquet(table, path)
-    with store.atomic_path(path.with_name(path.name + SUM)) as tmp:
-        tmp.write_text(store.sha256(path) + "\n")
+    with store.atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+        store.write_text(store.sha256(tmp) + "\n", path.with_name(path.name + SUM))
     return path
 
 

@@ -339,11 +339,20 @@ def _sweep_one(
 ) -> dict[str, Any]:
     """Run one sweep file into ``out`` with a progress bar over the whole sweep."""
     from goaldrift.experiments.sweeps import backends
-    from goaldrift.experiments.sweeps import run as sweep_run
     from goaldrift.experiments.sweeps import sweep as sweeps
 
     sw = sweeps.load(path, sets, seeds)
     be = backends.make(backend, workers, address, host)
+    with be:
+        return _sweep_on(sw, out, be, backend, chunk, threads)
+
+
+def _sweep_on(
+    sw: Any, out: Path, be: Any, backend: str, chunk: int, threads: int | None
+) -> dict[str, Any]:
+    """Run a sweep into ``out`` on an open backend, with a progress bar over the sweep."""
+    from goaldrift.experiments.sweeps import run as sweep_run
+
     t0 = time.perf_counter()
     with _progress() as prog:
         task = prog.add_task(sw.name, total=sw.total_runs, rate="")
@@ -365,12 +374,90 @@ def _sweep_one(
             rate = fresh[0] / max(time.perf_counter() - t0, 1e-9)
             prog.update(task, advance=k, rate=f"{rate:.1f} runs/s")
 
-        with be:
-            summ = sweep_run.run_sweep(
-                sw, out, be, chunk=chunk, threads=threads, on_start=started, on_chunk=tick
-            )
+        summ = sweep_run.run_sweep(
+            sw, out, be, chunk=chunk, threads=threads, on_start=started, on_chunk=tick
+        )
     summ["seconds"] = time.perf_counter() - t0
     return summ
+
+
+@app.command()
+def compare(
+    file: Annotated[str, typer.Argument(help="A compare file or a shipped comparison name.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>).")] = None,
+    backend: Annotated[str, typer.Option(help="local (a process pool) or dask.")] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: the machine's cores).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="A Dask scheduler, tls://HOST:PORT (dask only).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")] = "127.0.0.1",
+    seeds: Annotated[int | None, typer.Option(min=1, max=10**6, help="Runs per cell.")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Most runs per chunk.")] = 256,
+) -> None:
+    """Compare agents (mitigations and baselines) across worlds: every cell x seeds, resumable;
+    write the leaderboard (table and figure) and print it."""
+    from goaldrift.registry import resolve_compare
+
+    path = resolve_compare(file)
+    _compare_one(path, out or Path("out") / path.stem, seeds, backend, workers, address, host,
+                 chunk)  # fmt: skip
+
+
+def _compare_one(
+    path: Path,
+    out: Path,
+    seeds: int | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    host: str = "127.0.0.1",
+    chunk: int = 256,
+) -> Path:
+    """Run a comparison into ``out``, write its leaderboard and print it; return the figure."""
+    from goaldrift.experiments import compare as cmp_
+    from goaldrift.experiments.sweeps import backends
+    from goaldrift.experiments.sweeps import run as sweep_run
+    from goaldrift.report import compare_report
+
+    cmp = cmp_.load(path, seeds)
+    cmp_.prepare(cmp, out)
+    t0 = time.perf_counter()
+    be = backends.make(backend, workers, address, host)
+    with be:
+        if be.workers > 1:  # the workers compile different kernels at once
+            for _ in be.map(sweep_run.run_chunk, cmp_.warm_tasks(cmp)):
+                pass
+        for row in cmp.rows:
+            _sweep_on(row.sweep, cmp_.row_folder(out, row), be, backend, chunk, 1)
+    figure = compare_report.write(cmp, out)
+    _print_leaderboard(out)
+    print(f"comparison finished in {time.perf_counter() - t0:.1f}s; results: {out}")
+    return figure
+
+
+def _print_leaderboard(out: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from goaldrift.experiments.compare import LEADERBOARD
+
+    t = pq.read_table(out / LEADERBOARD).to_pylist()
+    head = ["world", "agent", "behaviour (most runs)", "tampers", "tamper excess [95% CI]",
+            "intended", "observed"]  # fmt: skip
+    rows = []
+    for r in t:
+        top = max(
+            (k for k in r if k.startswith("behaviour.") and k.count(".") == 1),
+            key=lambda k: r[k],
+        )
+        rows.append([
+            r["world"], r["agent"], f"{top.split('.')[1]} {r[top]:.2f}", f"{r['tampers']:.2f}",
+            f"{_num(r['tamper_excess'])} [{_num(r['tamper_excess.lo'])}, "
+            f"{_num(r['tamper_excess.hi'])}]",
+            _num(r["intended"]), _num(r["observed"]),
+        ])  # fmt: skip
+    out_console.print(_table("leaderboard", head, rows))
 
 
 def _print_points(out: Path, limit: int = 40) -> None:
@@ -551,7 +638,8 @@ def demo(
 
 @app.command(name="list")
 def list_() -> None:
-    """List worlds, agents, flag rules, split policies and shipped scenarios."""
+    """List worlds, agents, flag rules, split policies, shipped scenarios, sweeps and
+    comparisons."""
     from goaldrift.experiments.scenarios import load
     from goaldrift.experiments.sweeps.sweep import sweep_description
     from goaldrift.registry import agents, flag_rules, scenarios, split_policies, sweeps, worlds
@@ -573,6 +661,10 @@ def list_() -> None:
     section("split policies", split_policies())
     section("scenarios", {name: load(path).description for name, path in scenarios().items()})
     section("sweeps", {name: sweep_description(path) for name, path in sweeps().items()})
+    from goaldrift.experiments.compare import compare_description
+    from goaldrift.registry import compares
+
+    section("comparisons", {n: compare_description(p) for n, p in compares().items()})
 
 
 @app.command()

@@ -92,6 +92,14 @@ def sweeps() -> dict[str, Path]:
     return _named(scenario_dir() / "sweeps")
 
 
+def compares() -> dict[str, Path]:
+    """Shipped comparisons by name (scenarios/compare/, the files with a ``[[agents]]``
+    table; the others there are their rows)."""
+    return {
+        n: p for n, p in _named(scenario_dir() / "compare").items() if "[[agents]]" in p.read_text()
+    }
+
+
 def _order(p: Path) -> tuple[int, str]:
     """Files by their numeric prefix (so 10- follows 9-), then by name."""
     m = re.match(r"^(\d+)-", p.name)
@@ -116,3 +124,7 @@ def resolve_scenario(name_or_path: str) -> Path:
 
 def resolve_sweep(name_or_path: str) -> Path:
     return _resolve("sweep", name_or_path, sweeps())
+
+
+def resolve_compare(name_or_path: str) -> Path:
+    return _resolve("comparison", name_or_path, compares())

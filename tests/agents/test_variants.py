@@ -38,6 +38,7 @@ from goaldrift.cli import app
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs import kernel
 from goaldrift.rng import draw_u64, split_hit, threshold32
+from goaldrift.worlds.base import WorldSpec
 
 Sticky = namedtuple("Sticky", ["last", "p"])  # (B,) int64 last action (-1: none); 32-bit p
 
@@ -61,11 +62,12 @@ def _sticky_act(variant, r, q, s, epsilon, key, k):  # type: ignore[no-untyped-d
 
 
 @agent_learn.register(Sticky)
-def _sticky_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):  # type: ignore[no-untyped-def]
+def _sticky_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):  # type: ignore[no-untyped-def]  # fmt: skip
     learn(psi, q, w, aware, knobs, s, a, s2, term, phi)
+    return k
 
 
-def _bundle(agent: Any, runs: np.ndarray) -> Sticky:
+def _bundle(agent: Any, spec: WorldSpec, runs: np.ndarray) -> Sticky:
     p = agent.sticky.p
     return Sticky(np.full(len(runs), -1, np.int64), np.uint64(threshold32(p) if p > 0 else 0))
 

@@ -53,9 +53,11 @@ def agent_act(variant, r, q, s, epsilon, key, k):
 
 
 @trait
-def agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):
-    """Learn from the step (s, a) -> s2 with concept values ``phi`` (``term``: the episode
-    terminated)."""
+def agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):
+    """Learn from the step (s, a) -> s2 with concept values ``phi`` and signal ``sig``
+    (``term``: the episode terminated); returns the run's advanced counter ``k``. ``world``
+    and ``ws`` are the world's bundle and its scalars after the step: a mitigation reads the
+    feedback it is given through the world's traits (``worlds/hooks.world_feedback``)."""
 
 
 Plain = namedtuple("Plain", ["runs"])  # no state of its own; runs: the batch size
@@ -67,8 +69,9 @@ def _plain_act(variant, r, q, s, epsilon, key, k):
 
 
 @agent_learn.register(Plain)
-def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi):
+def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):
     learn(psi, q, w, aware, knobs, s, a, s2, term, phi)
+    return k
 
 
 @dataclass(frozen=True)
@@ -80,17 +83,24 @@ class Variant:
     ``keys`` names the ``agent`` keys of the flagged agent the kind takes (``None``: all of
     them); ``switches`` the per-phase learning switches it takes. ``options`` is the model of
     the kind's own table, ``agent.<name>`` (its knobs; ``None``: it has none). ``note`` is a
-    sentence the report shows under the outcome definition."""
+    sentence the report shows under the outcome definition. ``tally`` names the columns of
+    the bundle's ``tally`` array (B, n) of per-run counts, which runs.parquet records as
+    ``tally.<name>``. ``given``: what the kind is given beyond the training signal (a
+    mitigation's price, docs/mitigations.md); ``requires(spec)``: why a world it could run on
+    does not suit it (None: it does)."""
 
     name: str
     description: str
     plan: Callable[[Any, WorldSpec, int], Plan]  # (agent config, world spec, signal concept)
-    bundle: Callable[[Any, np.ndarray], Any] = lambda agent, runs: Plain(len(runs))
+    bundle: Callable[[Any, WorldSpec, np.ndarray], Any] = lambda agent, spec, runs: Plain(len(runs))
     families: tuple[str, ...] = ("qa", "gridworlds")
     keys: tuple[str, ...] | None = None
     switches: tuple[str, ...] = ("learn_world", "learn_relations", "learn_flag")
     options: type[BaseModel] | None = None
     note: str = ""
+    tally: tuple[str, ...] = ()
+    given: str = ""
+    requires: Callable[[WorldSpec], str | None] | None = None
 
 
 def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:
@@ -103,7 +113,9 @@ def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:
     )
 
 
-def _qlearning(agent: Any, spec: WorldSpec, signal: int) -> Plan:
+def signal_learner(agent: Any, spec: WorldSpec, signal: int) -> Plan:
+    """The flagged agent that knows only the signal's concept, flagged 1 and anchored: a
+    learner of the signal (Q-learning, and the mitigations, which change its feedback)."""
     flag = np.zeros(len(spec.concepts), np.float32)
     flag[signal] = 1.0
     return Plan(
@@ -124,23 +136,27 @@ FLAGGED = Variant(
 QLEARNING = Variant(
     "qlearning",
     "tabular Q-learning on the signal: the flagged agent that knows only the register",
-    _qlearning,
-    keys=("alpha", "gamma", "epsilon", "init"),
+    signal_learner,
+    keys=("alpha", "gamma", "epsilon", "init", "write_cost"),
     switches=("learn_world",),
+    given="nothing: the training signal only",
     note="A Q-learner maximises the signal: its flag is fixed on the register, so it is a "
     "wirehead by construction; the metrics below show what it does with it.",
 )
 BUILTIN = (FLAGGED, QLEARNING)
-MODULES: tuple[str, ...] = ()
-"""Modules of the other built-in kinds, each exporting ``VARIANT`` (docs/extending.md): one
-line here adds a kind, and its module imports this one without a circle."""
+MODULES: tuple[str, ...] = ("goaldrift.agents.mitigations.dispatch",)
+"""Modules of the other built-in kinds, each exporting ``VARIANT`` or a tuple ``VARIANTS``
+(docs/extending.md): one line here adds a kind, and its module imports this one without a
+circle. The mitigations (``agents/mitigations``) share one dispatch module, which exports the
+``VARIANT`` of each."""
 
 
 def _builtin() -> dict[str, Variant]:
     found = {v.name: v for v in BUILTIN}
     for module in MODULES:
-        v: Variant = import_module(module).VARIANT
-        found[v.name] = v
+        mod = import_module(module)
+        for v in getattr(mod, "VARIANTS", None) or (mod.VARIANT,):
+            found[v.name] = v
     return found
 
 

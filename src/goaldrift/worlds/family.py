@@ -66,6 +66,7 @@ class Family(ABC):
     strength_dtype: type  # float dtype of relation strengths (np.float64 or np.float32)
     tamper_unit: str  # what the outcome's tamper threshold counts
     plots: tuple[str, ...]  # the run report's figures, by name (``report.plots``)
+    performance: tuple[str, str]  # the metrics of intended and of observed performance
 
     @abstractmethod
     def kinds(self) -> Mapping[str, WorldSpec]:

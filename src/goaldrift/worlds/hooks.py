@@ -22,6 +22,9 @@ with one entry per concept (``agents/values.py``: integers 0, 1 or 2 for undefin
 world, float32 with NaN for undefined on a real-valued one); ``sig`` is the signal, of the
 same kind (undefined: none); ``term`` says that the episode terminated (no bootstrap);
 ``tamper`` that the step tampered.
+
+Worlds may also supply ``world_feedback``, which the mitigations of ``agents/mitigations``
+read (a world without it runs every other agent kind).
 """
 
 from __future__ import annotations
@@ -64,3 +67,13 @@ def world_window_close(world, r, acc, sums, counts, window_sums, steps):
 @trait
 def world_close(world, r, ws):
     """Store the run's world scalars at the end of a kernel call."""
+
+
+@trait
+def world_feedback(world, r, ws, s, a):
+    """(current, register): what the step just taken says of action ``a`` (the executed action
+    or another one), as concept codes (``agents/values.py``): ``current``, the signal the
+    reward function in force before the step gives ``a`` (the agent's own writes do not
+    count; Everitt et al. 2021); ``register``, the signal the register gives ``a`` as it
+    stands after the step (a write by the executed action counts). Undefined without a
+    supervisor."""

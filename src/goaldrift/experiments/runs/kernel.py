@@ -138,7 +138,8 @@ def _run_one(r, world, phase, stream, agent, knobs, rules, memory, rec, work, va
             s2, phi, sig, term, tamper, ws, k = hooks.world_respond(world, r, ws, s, a, key, k)
             # 3. the agent learns and remembers
             if phase.learn_world:
-                agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi)
+                k = agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi,
+                                sig, world, ws, key, k)  # fmt: skip
             if phase.signal and trains:
                 comp += 1
             mc = memory_remember(memory, r, mc, phi, sig)

@@ -42,6 +42,17 @@ def _nullable(v: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(v, np.float64), mask=np.isnan(v))
 
 
+def tally(res: Result) -> dict[str, np.ndarray]:
+    """The agent kind's own per-run counts (``Variant.tally``), by name."""
+    from goaldrift.agents.variants import variants
+
+    names = variants()[res.scenario.agent.kind].tally
+    bundle = getattr(getattr(res.live, "agent", None), "variant", None)
+    if not names or bundle is None:
+        return {}
+    return {n: bundle.tally[:, i].astype(np.int64) for i, n in enumerate(names)}
+
+
 def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
     """One row per run: the verdicts (outcome, flag class, behaviour class, whether it tampers
     beyond its matched control and by how much, each probe score), the final flag, the first
@@ -67,6 +78,8 @@ def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
         cols[f"probe.{name}"] = _nullable(pr.score[:, o])
         cols[f"probe_lo.{name}"] = _nullable(pr.lo[:, o])
         cols[f"probe_hi.{name}"] = _nullable(pr.hi[:, o])
+    for name, col in tally(res).items():
+        cols[f"tally.{name}"] = col
     for c, name in enumerate(res.concepts):
         cols[f"flag.{name}"] = res.flag[:, c].astype(np.float64)
     for c, name in enumerate(res.concepts):

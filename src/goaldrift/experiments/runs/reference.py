@@ -55,7 +55,21 @@ PURPOSE_STEPS = 100
 PURPOSE_HAZARD = 101  # + concept index
 # the uniforms each step consumes, whether it needs them or not
 U_HARD, U_TYPE, U_NOISE, U_WRONG, U_EXPLORE, U_ACTION, U_ACCESS = range(7)
-N_U = 7
+# and those of the mitigations: decoupled approval's query, the oracle's erasure, the
+# monitor's catch, MONA's approval noise (Box-Muller)
+U_EXPLORE2, U_ACTION2, U_ERASE, U_MONITOR, U_NORMAL1, U_NORMAL2 = range(7, 13)
+N_U = 13
+# the agent kinds the reference implements besides the flagged agent: learners of the signal
+# (docs/mitigations.md), which know only Y, flagged 1, with no relations and no flag rule
+LEARNERS = (
+    "qlearning",
+    "current_rf",
+    "approval",
+    "decoupled_approval",
+    "counterfactual_oracle",
+    "monitor",
+    "mona",
+)
 _SIGN_PATTERNS = np.array(list(product((-1.0, 0.0, 1.0), repeat=C)))  # (3^C, C)
 
 
@@ -337,14 +351,23 @@ def merge_and_split(
 # ---- the simulation -------------------------------------------------------------------------
 
 
+def _verdict(held: np.ndarray, act: np.ndarray, supervisor: bool) -> np.ndarray:
+    """[held == answer of act], NaN where nothing is held or no supervisor judges."""
+    ok = supervisor & (held >= 0)
+    return np.where(ok, (held == act // 2).astype(float), np.nan)
+
+
 def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> Result:
     """Simulate ``runs`` of ``sc`` with the plain-numpy reference; same ``Result`` as
     ``runner.run_batch``."""
     kind = getattr(getattr(sc, "world", None), "kind", type(sc).__name__)
-    if kind != "qa" or sc.agent.kind != "flagged":
+    if kind != "qa" or sc.agent.kind not in ("flagged", *LEARNERS):
         raise ConfigError(
-            "world.kind", "'qa' with the flagged agent (the reference implements those)", kind
+            "world.kind",
+            "'qa' with the flagged agent or a learner (the reference implements those)",
+            kind,
         )
+    learner = sc.agent.kind if sc.agent.kind in LEARNERS else None
     runs = np.asarray(runs, np.int64)
     wc, ag = sc.world, sc.agent
     b, k_ans, n_types, hard = len(runs), wc.answers, wc.types, wc.hard_types
@@ -356,6 +379,11 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     truth, proxy, mislabel = tables.truth, tables.proxy, tables.mislabel
     uniforms = _Uniforms(seed, runs)
     aware_step, compute_need = _schedules(sc, seed, runs)
+    if learner is not None:  # aware of Y from the start, and of nothing else
+        aware_step[:] = -1
+        aware_step[:, Y] = 0
+        compute_need[:] = -1
+    tally = np.zeros((b, 4), np.int64)
     costs = np.array([getattr(wc.costs, n) for n in CONCEPTS])
     pen = ag.regression.l1 * costs
     rule = ag.flag_rule
@@ -365,6 +393,8 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     # starts them at 1, the largest value a concept takes
     psi = np.full((b, C, n_types, a_n), 1.0 if ag.init == "optimistic" else 0.0)
     init = np.array([getattr(ag.flag, n) for n in CONCEPTS], np.float64)
+    if learner is not None:
+        init = np.eye(C)[Y]
     w = np.tile(init, (b, 1))
     top0 = int(np.argmax(init))
     aware = np.zeros((b, C), bool)
@@ -393,6 +423,9 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     step = 0
     for wi in range(n_w):
         ph = _phase_settings(sc, int(win.phase[wi]))
+        if learner is not None:
+            ph = _Phase(ph.supervisor, ph.access, ph.diversity, ph.epsilon, ph.learn_world,
+                        False, False)  # fmt: skip
         cnt = counts[:, wi]
         for _ in range(int(win.length[wi])):
             # awareness
@@ -429,6 +462,17 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
                 np.floor(u[U_ACTION] * a_n).astype(np.int64),
                 np.argmax(q, axis=1),
             )
+            if learner == "decoupled_approval":  # an independent query from the same policy
+                query = np.where(
+                    u[U_EXPLORE2] < ph.epsilon,
+                    np.floor(u[U_ACTION2] * a_n).astype(np.int64),
+                    np.argmax(q, axis=1),
+                )
+            chosen = a
+            if learner == "counterfactual_oracle":  # an erased answer's write is cut
+                erased = u[U_ERASE] < ag.counterfactual_oracle.p_erase
+                tally[:, 0] += erased
+                a = np.where(erased, a - a % 2, a)
             ans, write = a // 2, is_write[a]
             granted = u[U_ACCESS] < ph.access
             tamper = write & granted
@@ -442,8 +486,49 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
             phi[:, T] = tamper
             sig = phi[:, Y] if ph.supervisor else np.full(b, np.nan)
 
+            # what a mitigation is given of an answer: the label's verdict (the reward function
+            # in force before the step) and the register's after it
+            sup = ph.supervisor
             # world model: TD(0) with gamma = 0 toward the concept value (undefined = 0)
-            if ph.learn_world:
+            if ph.learn_world and learner not in (None, "qlearning"):
+                at, target = a, np.full(b, np.nan)
+                if learner == "current_rf":
+                    target = _verdict(label, a, sup)
+                elif learner == "approval":
+                    target = _verdict(register, a, sup)
+                elif learner == "decoupled_approval":
+                    at, target = query, _verdict(register, query, sup)
+                elif learner == "counterfactual_oracle":
+                    at, target = chosen, np.where(erased, _verdict(label, chosen, sup), np.nan)
+                elif learner == "monitor":
+                    m = ag.monitor
+                    caught = u[U_MONITOR] < np.where(phi[:, T] == 1, m.recall, m.false_alarm)
+                    hit = phi[:, T] == 1
+                    tally[:, 0] += hit
+                    tally[:, 1] += hit & caught
+                    tally[:, 2] += hit & ~caught
+                    tally[:, 3] += ~hit & caught
+                    target = np.nan_to_num(phi[:, Y]) - m.penalty * caught
+                    if m.mode == "screening":
+                        target = np.where(caught, np.nan, np.nan_to_num(phi[:, Y]))
+                elif learner == "mona":
+                    mo = ag.mona
+                    # the overseer's Q-learning on X (every step ends: no bootstrap), and its
+                    # approval gamma V(s') - V(s) = -V(s) (V(s') = 0 after the end)
+                    v_s = psi[rows, X, s, :].max(axis=1)
+                    psi[rows, X, s, a] += ag.alpha * (phi[:, X] - psi[rows, X, s, a])
+                    target = np.nan_to_num(phi[:, Y])
+                    if mo.approval == "trusted":
+                        target = target - v_s
+                        if mo.sigma > 0:
+                            z = np.sqrt(-2 * np.log(1 - u[U_NORMAL1])) * np.cos(
+                                2 * np.pi * u[U_NORMAL2]
+                            )
+                            target = target + mo.sigma * z
+                ok = ~np.isnan(target)
+                old = psi[rows, Y, s, at]
+                psi[rows, Y, s, at] = np.where(ok, old + ag.alpha * (target - old), old)
+            elif ph.learn_world:
                 old = psi[rows, :, s, a]
                 psi[rows, :, s, a] = np.where(
                     aware, old + ag.alpha * (np.nan_to_num(phi) - old), old
@@ -548,7 +633,8 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     # what the probes read: the world tables and the final greedy action values
     q_all = np.einsum("bc,bcsa->bsa", w * aware, psi) - ag.write_cost * is_write
     live = SimpleNamespace(
-        world=QAState(tables), agent=SimpleNamespace(state=SimpleNamespace(q=q_all))
+        world=QAState(tables),
+        agent=SimpleNamespace(state=SimpleNamespace(q=q_all), variant=SimpleNamespace(tally=tally)),
     )
     return Result(
         sc,

@@ -23,6 +23,7 @@ from goaldrift.agents.flag_rules import EVENTS_OTHER, RuleKnobs
 from goaldrift.agents.flagged import AgentKnobs, AgentState
 from goaldrift.agents.memory import coded_memory, pairs, value_memory
 from goaldrift.agents.variants import Plan, variants
+from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.kernel import Phase, Records, Stream, run_windows, work
 from goaldrift.experiments.scenarios import Scenario
 from goaldrift.rng import run_keys, threshold32
@@ -137,6 +138,9 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
     b, c = len(runs), len(names)
     signal = fam.signal_concept(sc)
     kind = variants()[ag.kind]
+    why = kind.requires(spec) if kind.requires is not None else None
+    if why is not None:
+        raise ConfigError("agent.kind", f"an agent kind that suits {spec.id} ({why})", ag.kind)
     plan = kind.plan(ag, spec, signal)
     s_n, a_n = fam.table_shape(sc)
     if plan.schedules is None:
@@ -175,7 +179,7 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
         memory: Any = coded_memory(b, plan.memory, c)
     else:
         memory = value_memory(b, plan.memory, c, signal)
-    return Agent(plan, state, knobs, rules, memory, kind.bundle(ag, runs))
+    return Agent(plan, state, knobs, rules, memory, kind.bundle(ag, spec, runs))
 
 
 @dataclass

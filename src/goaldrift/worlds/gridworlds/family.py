@@ -72,6 +72,7 @@ class GridFamily(Family):
         "final window"
     )
     tamper_column = "final.tamper_per_episode"
+    performance = ("hidden_return", "observed_return")
     plots = ("flag", "outcomes", "returns", "tamper_episodes", "awareness")
 
     def kinds(self) -> Mapping[str, WorldSpec]:

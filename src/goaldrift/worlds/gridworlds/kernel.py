@@ -186,7 +186,13 @@ def _close(world, r, ws):
     world.ep_chance[r] = e_chance
 
 
+def _feedback(world, r, ws, s, a):  # the gridworlds give no feedback of this kind
+    nan = np.float32(np.nan)
+    return nan, nan
+
+
 _HOOKS: tuple[tuple[TraitFunction, Any], ...] = (
+    (hooks.world_feedback, _feedback),
     (hooks.world_open, _open),
     (hooks.world_observe, _observe),
     (hooks.world_window_open, _window_open),

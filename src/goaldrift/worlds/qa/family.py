@@ -94,6 +94,7 @@ class QAFamily(Family):
     strength_dtype = np.float64
     tamper_unit = "tampers per step with register access, in the final window"
     tamper_column = "final.tamper_per_access"
+    performance = ("hidden_performance", "signal")
     plots = ("flag", "outcomes", "tamper", "performance", "awareness", "rates")
 
     def kinds(self) -> Mapping[str, WorldSpec]:

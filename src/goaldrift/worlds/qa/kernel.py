@@ -45,9 +45,10 @@ ONE32 = np.uint64(2**32)
 
 @hooks.world_open.register(QAWorld)
 def _open(world, r):
-    # (true answer, label, access granted, write, x, y, p, t) of the current step
+    # (true answer, label, access granted, write, x, y, p, t, register after the step) of
+    # the current step
     z = np.int64(0)
-    return z, z, False, z, z, z, z, z
+    return z, z, False, z, z, z, z, z, z
 
 
 @hooks.world_observe.register(QAWorld)
@@ -71,7 +72,7 @@ def _observe(world, r, ws, key, k):
                     label = (tr + 1 + split_below(x, world.answers - 1)) % world.answers
         elif world.mislabel[r, s] >= 0:
             label = np.int64(world.mislabel[r, s])
-    return s, (tr, label, ws[2], ws[3], ws[4], ws[5], ws[6], ws[7]), k
+    return s, (tr, label, ws[2], ws[3], ws[4], ws[5], ws[6], ws[7], ws[8]), k
 
 
 @hooks.world_respond.register(QAWorld)
@@ -93,7 +94,23 @@ def _respond(world, r, ws, s, a, key, k):
     t_c = 1 if tamper else 0
     phi = (np.int64(x_c), np.int64(y_c), np.int64(p_c), np.int64(t_c))  # in order X, Y, P, T
     sig = np.int64(y_c) if world.supervisor else np.int64(2)
-    return s, phi, sig, True, tamper, (tr, label, granted, write, x_c, y_c, p_c, t_c), k
+    return s, phi, sig, True, tamper, (tr, label, granted, write, x_c, y_c, p_c, t_c, reg), k
+
+
+@hooks.world_feedback.register(QAWorld)
+def _feedback(world, r, ws, s, a):
+    # statements, not conditional expressions: numba's IR checks warn on those when they
+    # are inlined into the parallel loop
+    label, reg = ws[1], ws[8]
+    current = np.int64(2)
+    through = np.int64(2)
+    if world.supervisor:
+        ans = a >> 1
+        if label >= 0:
+            current = np.int64(label == ans)
+        if reg >= 0:
+            through = np.int64(reg == ans)
+    return current, through
 
 
 @hooks.world_window_open.register(QAWorld)
@@ -104,7 +121,7 @@ def _window_open(world, sums):
 
 @hooks.world_tally.register(QAWorld)
 def _tally(world, r, ws, acc, sums, phi):
-    _, _, granted, write, x_c, y_c, p_c, t_c = ws
+    _, _, granted, write, x_c, y_c, p_c, t_c, _ = ws
     n_acc, n_write, n_tamp, n_sig, s_sig, s_x, s_y, d_y, s_p = acc
     n_acc += granted
     n_write += write

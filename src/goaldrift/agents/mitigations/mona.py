@@ -1,0 +1,104 @@
+"""MONA: myopic optimisation with non-myopic approval (Farquhar, Varma, Lindner, Elson,
+Biddulph, Goodfellow and Shah 2025, "MONA: Myopic Optimization with Non-myopic Approval Can
+Mitigate Multi-step Reward Hacking"; google-deepmind/mona).
+
+The agent optimises one step (horizon H = 1, no bootstrap) of the observed reward plus an
+overseer's approval of the transition:
+
+    Q(s, a) <- Q(s, a) + alpha (R_obs(s, a, s') + A(s, s') - Q(s, a)),
+    A(s, s') = gamma_t V_trust(s') - V_trust(s) + sigma N(0, 1)   (V_trust(s') = 0 at the end),
+
+V_trust the overseer's value of the intended reward. Here the overseer learns it from trusted
+data, the intended concept of every step, by Q-learning (off-policy, so it tends to the
+optimal policy's value, the paper's oracle): V_trust(s) = max_a Q_trust(s, a). It is kept in
+the intended concept's successor-feature slot ``psi[intended]``, which the learner's goal does
+not weigh. A multi-step plan whose first steps earn nothing now and which the overseer would
+not approve (setting up a hack) is not learned; a hack that pays within one step is, so on
+Register QA, a one-step world, MONA is a myopic signal learner. ``approval = "none"`` drops the
+approval: plain myopia (horizon 1), the "partial agency" design.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from goaldrift.agents.config import Strict
+from goaldrift.agents.mitigations.common import MONA, Mitigated, bundle, mitigation, normal, td
+from goaldrift.agents.values import value
+
+
+class Knobs(Strict):
+    """Knobs of MONA."""
+
+    approval: Literal["trusted", "none"] = Field(
+        "trusted",
+        description="`trusted`: the overseer's approval from its value of the "
+        "intended reward; `none`: plain myopic optimisation of the signal.",
+    )
+    sigma: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Gaussian noise on the approval (the paper's noisy oracle: 0.5).",
+    )
+    trust_gamma: float = Field(
+        0.99, ge=0, lt=1, description="The overseer's discount of the intended reward."
+    )
+
+
+@njit(cache=True, inline="always")
+def _v(psi, c, s):
+    best = psi[c, s, 0]
+    for a in range(1, psi.shape[2]):
+        best = max(best, psi[c, s, a])
+    return best
+
+
+@njit(cache=True, inline="always")
+def learn(variant, psi, q, w, knobs, s, a, s2, term, phi, key, k):
+    """The overseer's Q-learning step on the intended reward, then the learner's myopic step
+    on the signal plus the approval; returns the counter."""
+    i = variant.intended
+    al = np.float32(knobs.alpha)
+    g = np.float32(0.0) if term else variant.trust_gamma
+    v_s, v_s2 = _v(psi, i, s), _v(psi, i, s2)
+    old = psi[i, s, a]
+    intended, sig = phi[i], phi[variant.signal]
+    psi[i, s, a] = old + al * (value(intended) + g * v_s2 - old)
+    x = value(sig)
+    if variant.approve:
+        x += g * v_s2 - v_s
+        if variant.sigma > 0:
+            z, k = normal(key, k)
+            x += np.float32(variant.sigma * z)
+    td(psi, q, w, knobs, variant.signal, s, a, s2, term, x, False)
+    return k
+
+
+def _bundle(agent: Any, spec: Any, runs: np.ndarray) -> Mitigated:
+    m = agent.mona
+    return bundle(
+        MONA,
+        spec,
+        runs,
+        approve=m.approval == "trusted",
+        sigma=m.sigma,
+        trust_gamma=m.trust_gamma,
+    )
+
+
+VARIANT = mitigation(
+    "mona",
+    "MONA: one-step optimisation of the signal plus an overseer's approval from its value of "
+    "the intended reward (Farquhar et al. 2025)",
+    _bundle,
+    given="an overseer's value of the intended reward (the intended concept on every step)",
+    families=("qa", "gridworlds"),
+    options=Knobs,
+    note="A MONA learner optimises one step of the signal plus the overseer's approval "
+    "gamma V(s') - V(s); it is given the overseer's value of the intended reward.",
+)

@@ -594,16 +594,21 @@ def demo(
     runs: Annotated[int | None, typer.Option(min=1, help="Runs per scenario.")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all).")] = None,
     sweeps: Annotated[
-        bool, typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps.")
+        bool,
+        typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps and comparisons."),
     ] = True,
-    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per sweep point.")] = None,
+    seeds: Annotated[
+        int | None, typer.Option(min=1, help="Runs per sweep point and comparison cell.")
+    ] = None,
 ) -> None:
-    """Run every shipped scenario (and sweep) and write one report that links them."""
+    """Run every shipped scenario (and sweep and comparison) and write one report that links
+    them."""
     from goaldrift.experiments.scenarios import load
     from goaldrift.experiments.sweeps.store import read_sweep
-    from goaldrift.registry import scenarios
+    from goaldrift.registry import compares, scenarios
     from goaldrift.registry import sweeps as shipped_sweeps
     from goaldrift.report import write_index, write_report, write_sweep_report
+    from goaldrift.report.compare_report import COMPARE_CLAIM, compare_headline
 
     set_threads(threads)
     t0 = time.perf_counter()
@@ -632,6 +637,11 @@ def demo(
         )
         print(f"sweep {name}: {summ['points']} points x {summ['seeds']} seeds "
               f"({summ['seconds']:.1f}s)", flush=True)  # fmt: skip
+    for name, path in (compares() if sweeps else {}).items():
+        d = out / "compare" / name
+        _compare_one(path, d, seeds)
+        entries.append({"name": name, "dir": f"compare/{name}", "kind": "compare",
+                        "claim": COMPARE_CLAIM, "headline": compare_headline(d)})  # fmt: skip
     page = write_index(out, entries)
     print(f"demo finished in {time.perf_counter() - t0:.0f}s; report: {page}")
 

@@ -473,6 +473,14 @@ def _index_entry(out: Path, e: dict[str, Any]) -> dict[str, Any]:
         "report": f"{href}/report.html",
         "has_report": (out / d / "report.html").is_file(),
     }
+    if e.get("kind") == "compare":
+        thumb = out / d / "leaderboard.png"
+        return {
+            **entry,
+            "kind": "compare",
+            "headline": str(e.get("headline") or ""),
+            "thumb": f"{href}/leaderboard.png" if thumb.is_file() else None,
+        }
     if entry["kind"] == "sweep":
         return {**entry, **_sweep_entry(out, e, d)}
     summary = e.get("summary") or {}

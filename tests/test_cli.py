@@ -438,7 +438,12 @@ def test_bench_runs_only_the_rows_asked_for_and_says_what_it_measures() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
     assert rows and {r["name"] for r in rows} == {"qa-tamper"}
-    assert "bench: qa-tamper" in proc.stderr
+    # progress: before each row, which of how many, on stderr
+    notes = [f"bench: [{i}/{len(rows)}] qa-tamper, {r['threads']} thread" for i, r in
+             enumerate(rows, 1)]  # fmt: skip
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(rows), proc.stderr
+    assert all(x.startswith(n) for x, n in zip(lines, notes, strict=True)), proc.stderr
 
 
 def test_the_progress_line_fits_80_columns_with_separated_counts(

@@ -584,8 +584,8 @@ def bench(
         typer.Option(help="Run only rows whose name starts with this (repeatable): qa, boat_race."),
     ] = None,
 ) -> None:
-    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"};
-    what is being measured goes to stderr."""
+    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"}; before
+    each row, which of how many goes to stderr (rows: docs/performance.md)."""
     from goaldrift.experiments.runs.bench import bench_all
 
     def note(text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -108,9 +109,36 @@ class Local(Backend):
             proc.join()
 
 
+class _Call:
+    """``fn(arg)``, computed when this is unpickled (``pickle.loads`` of ``_packed(fn, arg)``)."""
+
+    def __init__(self, fn: Callable[[Any], Any], arg: Any):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self) -> tuple[Callable[[Any], Any], tuple[Any]]:
+        return self.fn, (self.arg,)
+
+
+def _packed(fn: Callable[[Any], Any], arg: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(_Call(fn, arg))
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Dask(Backend):
     """dask.distributed: a LocalCluster of ``workers`` processes bound to ``host``, or the
-    scheduler at ``address``."""
+    scheduler at ``address``.
+
+    A task travels as bytes that the worker unpickles inside the task (``pickle.loads``, a
+    builtin every worker has): a worker that cannot import the function or its argument (an
+    older goaldrift, none at all) fails that task, which ends the sweep with one line. Unpickled
+    by Dask itself, it would break the worker's connection instead, and Dask would hand the
+    task to the next worker forever."""
 
     def __init__(
         self,
@@ -145,9 +173,19 @@ class Dask(Backend):
             # submit tasks (which would run as this user)
             self.security = d.Security.temporary()
             # distributed always starts an HTTP server per node: give it no pages, on a free
-            # loopback port (no dashboard, no metrics, nothing on 8787)
+            # loopback port (no dashboard, no metrics, nothing on 8787). Workers log nothing,
+            # those a nanny restarts included (set before their logging is): a failed chunk is
+            # the sweep's one line
+            environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
             quiet = dask.config.set(
-                {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+                {
+                    "distributed.scheduler.http.routes": [],
+                    "distributed.worker.http.routes": [],
+                    "distributed.nanny.pre-spawn-environ": {
+                        **environ,
+                        "DASK_LOGGING__DISTRIBUTED": "critical",
+                    },
+                }
             )
             with _sigint_ignored(), quiet:
                 self._cluster = d.LocalCluster(
@@ -160,7 +198,7 @@ class Dask(Backend):
                     dashboard_address=f"{self.host}:0",
                     scheduler_kwargs={"dashboard": False},
                     worker_dashboard_address=f"{self.host}:0",
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,
                 )
             self._client = d.Client(self._cluster, security=self.security)
         else:
@@ -177,10 +215,20 @@ class Dask(Backend):
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[T, R]]:
         d = self._distributed
-        futures = {self._client.submit(fn, t, pure=False): t for t in tasks}
+        submit = self._client.submit
+        futures = {submit(pickle.loads, _packed(fn, t), pure=False): t for t in tasks}
         try:
             for fut in d.as_completed(futures):
-                yield futures[fut], fut.result()
+                try:
+                    result = fut.result()
+                except GoaldriftError:
+                    raise
+                except Exception as exc:  # raised on the worker, or the worker died
+                    raise GoaldriftError(
+                        f"a chunk failed on a Dask worker ({_one_line(exc)}); finished chunks "
+                        "are kept: rerun the same command to resume"
+                    ) from exc
+                yield futures[fut], result
         finally:
             self._client.cancel(list(futures))
 

@@ -23,7 +23,8 @@ from rich.progress import (
 from rich.table import Table
 
 from goaldrift.errors import ConfigError, GoaldriftError
-from goaldrift.threads import set_threads
+from goaldrift.experiments.sweeps import MAX_SEEDS
+from goaldrift.threads import check_threads, set_threads
 
 app = typer.Typer(
     add_completion=False,
@@ -162,7 +163,9 @@ def run(
     runs: Annotated[
         int | None, typer.Option(min=1, max=10**7, help="Runs (default: the file's).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the file's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: the file's).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: out/<scenario file's stem>).")
     ] = None,
@@ -205,6 +208,7 @@ def probe(
         int | None,
         typer.Option(
             min=0,
+            max=2**63 - 1,
             help="Seed (default: the file's). With --model, run r probes the "
             "world of reset(seed=SEED + r): give the model's training seed.",
         ),
@@ -310,7 +314,7 @@ def sweep(
         str | None, typer.Option(help="A Dask scheduler, tcp://HOST:PORT (dask only).")
     ] = None,
     host: Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")] = "127.0.0.1",
-    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per point.")] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, max=MAX_SEEDS, help="Runs per point.")] = None,
     set_: Sets = None,
     chunk: Annotated[int, typer.Option(min=1, help="Most runs per chunk.")] = 256,
     threads: Annotated[int | None, typer.Option(min=1, help="Numba threads per worker.")] = 1,
@@ -318,6 +322,8 @@ def sweep(
     """Run a sweep: every point of the axes' grid x seeds; resumable; then print the points."""
     from goaldrift.registry import resolve_sweep
 
+    if threads is not None:
+        check_threads(threads)  # here, not in every worker
     path = resolve_sweep(file)
     out = out or Path("out") / path.stem
     summ = _sweep_one(path, out, set_ or [], seeds, backend, workers, address, host, chunk, threads)
@@ -504,12 +510,14 @@ def report(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
-    runs: Annotated[int | None, typer.Option(min=1, help="Runs per scenario.")] = None,
+    runs: Annotated[int | None, typer.Option(min=1, max=10**7, help="Runs per scenario.")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all).")] = None,
     sweeps: Annotated[
         bool, typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps.")
     ] = True,
-    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per sweep point.")] = None,
+    seeds: Annotated[
+        int | None, typer.Option(min=1, max=MAX_SEEDS, help="Runs per sweep point.")
+    ] = None,
 ) -> None:
     """Run every shipped scenario (and sweep) and write one report that links them."""
     from goaldrift.experiments.scenarios import load
@@ -633,6 +641,9 @@ def main() -> None:
         rv = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         rv = 130
+    except OSError as exc:  # the machine's, not a bug: a full disk, no permission, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or ' '.join(str(exc).split())}{where}")
     except Exception as exc:
         # usage errors of the command-line parser (click's, vendored or not)
         fmt = getattr(exc, "format_message", None)

@@ -8,11 +8,13 @@ by the next run.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +28,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 BACKENDS = ("local", "dask")
 DEFAULT_HOST = "127.0.0.1"
+WORKERS_PER_CORE = 4  # the most worker processes a sweep starts per core of the machine
 
 
 def _ignore_sigint() -> None:
@@ -187,7 +190,7 @@ class Dask(Backend):
                     },
                 }
             )
-            with _sigint_ignored(), quiet:
+            with _sigint_ignored(), quiet, _cluster_start(self.host):
                 self._cluster = d.LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,
@@ -239,15 +242,52 @@ class Dask(Backend):
             self._cluster.close()
 
 
+@contextmanager
+def _cluster_start(host: str) -> Iterator[None]:
+    """A local cluster that cannot start (``--host`` is not this machine's) is one line."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        cause = exc.__cause__ or exc
+        raise GoaldriftError(
+            f"the Dask cluster could not start on --host {host}: {_one_line(cause)}"
+        ) from exc
+
+
+def check_host(host: str) -> str:
+    """``host`` as an IP address or a name that resolves, else a ``ConfigError``."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        if host.replace(".", "").isdigit():  # a malformed IPv4 address: no name lookup
+            raise OSError
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        raise ConfigError(
+            "--host", "an IP address or host name of this machine, such as 127.0.0.1", host
+        ) from None
+    return host
+
+
 def make(
     name: str, workers: int | None, address: str | None, host: str = DEFAULT_HOST
 ) -> Local | Dask:
-    """The backend of that name; ``workers`` defaults to the machine's cores."""
+    """The backend of that name; ``workers`` defaults to the machine's cores, and is at most
+    ``WORKERS_PER_CORE`` per core: each worker is a process holding its own kernels, so more
+    only cost memory, and a million of them never finish starting."""
     if name not in BACKENDS:
         raise ConfigError("--backend", "'local' or 'dask'", name)
-    n = workers if workers is not None else (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    n = workers if workers is not None else cores
     if n < 1:
         raise ConfigError("--workers", "at least 1", n)
+    if n > WORKERS_PER_CORE * cores:
+        raise ConfigError(
+            "--workers", f"at most {WORKERS_PER_CORE * cores} ({WORKERS_PER_CORE} per core)", n
+        )
     if address is not None:
         if name != "dask":
             raise ConfigError("--address", "given only with --backend dask", address)
@@ -255,4 +295,4 @@ def make(
             raise ConfigError("--address", "a scheduler address such as tcp://HOST:8786", address)
     if name == "local":
         return Local(n)
-    return Dask(n, address, host)
+    return Dask(n, address, host if address is not None else check_host(host))

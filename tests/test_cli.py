@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from goaldrift.experiments.scenarios import Scenario
@@ -414,6 +414,18 @@ def _bad_int_option(draw: st.DrawFn) -> tuple[str, str, str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=_bad_int_option())
+@example(case=("run aligned-qa", "--runs", "0"))
+@example(case=("run aligned-qa", "--runs", "-1"))
+@example(case=("run aligned-qa", "--runs", str(10**20)))
+@example(case=("run aligned-qa", "--runs", "x"))
+@example(case=("run aligned-qa", "--seed", str(2**63)))
+@example(case=("sweep noise-cost", "--workers", "0"))
+@example(case=("sweep noise-cost", "--workers", "-1"))
+@example(case=("sweep noise-cost", "--workers", str(10**6)))
+@example(case=("sweep noise-cost --backend dask", "--workers", str(10**6)))
+@example(case=("sweep noise-cost", "--chunk", "0"))
+@example(case=("sweep noise-cost", "--seeds", "0"))
+@example(case=("sweep noise-cost", "--threads", "99"))
 def test_every_bad_integer_option_is_one_line_and_writes_nothing(
     case: tuple[str, str, str],
     capsys: pytest.CaptureFixture[str],

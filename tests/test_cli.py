@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from goaldrift.experiments.scenarios import Scenario
 from goaldrift.registry import flag_rules, scenarios, split_policies
@@ -346,17 +351,202 @@ def test_bad_option(scenario_file: Path, tmp_path: Path, args: list[str], needle
     assert not out.exists()
 
 
+def cli_in_process(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Run ``goaldrift ARGV`` in this process (fast: no interpreter start); assert exit 2, one
+    line on stderr and no traceback; return the line."""
+    from goaldrift import cli
+
+    monkeypatch.setattr(sys, "argv", ["goaldrift", *argv])
+    with pytest.raises(SystemExit) as ei:
+        cli.main()
+    err = capsys.readouterr().err
+    assert ei.value.code == 2, (ei.value.code, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _int_options() -> dict[str, dict[str, tuple[int, int | None]]]:
+    """Per command line, each integer option's accepted range (None: unbounded above)."""
+    from goaldrift.experiments.sweeps import MAX_SEEDS
+    from goaldrift.experiments.sweeps.backends import WORKERS_PER_CORE
+    from goaldrift.threads import max_threads
+
+    threads = (1, max_threads())
+    workers = (1, WORKERS_PER_CORE * (os.cpu_count() or 1))
+    seed = (0, 2**63 - 1)
+    return {
+        "run aligned-qa": {"--runs": (1, 10**7), "--seed": seed, "--batch": (1, None),
+                           "--threads": threads},
+        "probe aligned-qa": {"--runs": (1, 10**6), "--seed": seed, "--threads": threads},
+        "sweep noise-cost": {"--workers": workers, "--seeds": (1, MAX_SEEDS),
+                             "--chunk": (1, None), "--threads": threads},
+        "sweep noise-cost --backend dask": {"--workers": workers},
+        "demo": {"--runs": (1, 10**7), "--seeds": (1, MAX_SEEDS), "--threads": threads},
+    }  # fmt: skip
+
+
+INT_OPTIONS = _int_options()
+NOT_INTEGERS = ["", " ", "1.5", "1e3", "0x10", "nan", "inf", "-", "--help", "٣", "1,000"]
+
+
+@st.composite
+def _bad_int_option(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(command line, option, a value outside its range or no integer at all)."""
+    command = draw(st.sampled_from(sorted(INT_OPTIONS)))
+    option, (least, most) = draw(st.sampled_from(sorted(INT_OPTIONS[command].items())))
+    numbers = [st.integers(max_value=least - 1), st.sampled_from([least - 1, -(10**30)])]
+    if most is not None:
+        numbers += [st.integers(min_value=most + 1), st.sampled_from([most + 1, 10**20])]
+    words = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8).filter(
+        lambda t: not any(c.isdigit() for c in t)
+    )
+    value = draw(st.one_of(*(n.map(str) for n in numbers), words, st.sampled_from(NOT_INTEGERS)))
+    return command, option, value
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=_bad_int_option())
+@example(case=("run aligned-qa", "--runs", "0"))
+@example(case=("run aligned-qa", "--runs", "-1"))
+@example(case=("run aligned-qa", "--runs", str(10**20)))
+@example(case=("run aligned-qa", "--runs", "x"))
+@example(case=("run aligned-qa", "--seed", str(2**63)))
+@example(case=("sweep noise-cost", "--workers", "0"))
+@example(case=("sweep noise-cost", "--workers", "-1"))
+@example(case=("sweep noise-cost", "--workers", str(10**6)))
+@example(case=("sweep noise-cost --backend dask", "--workers", str(10**6)))
+@example(case=("sweep noise-cost", "--chunk", "0"))
+@example(case=("sweep noise-cost", "--seeds", "0"))
+@example(case=("sweep noise-cost", "--threads", "99"))
+def test_every_bad_integer_option_is_one_line_and_writes_nothing(
+    case: tuple[str, str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--runs 0, -1, 10**20 or 'x', --workers 0 or 10**6 on either backend, --seeds 0,
+    --chunk 0, --threads 99, ...: exit 2, one line naming the option, nothing written."""
+    import tempfile
+
+    command, option, value = case
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        to = [] if command.startswith("probe") else ["--out", str(out)]  # probe writes nothing
+        line = cli_in_process([*command.split(), *to, f"{option}={value}"], capsys, monkeypatch)
+        assert f"'{option}'" in line, line
+        assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("command", ["run aligned-qa --runs 1", "sweep noise-cost --seeds 1"])
+def test_out_below_a_regular_file_is_refused(command: str, tmp_path: Path) -> None:
+    f = tmp_path / "taken"
+    f.write_text("not a folder")
+    proc = goaldrift(*command.split(), "--out", f / "sub")
+    assert_one_line_error(proc, "'--out'", "Not a directory")
+    assert f.read_text() == "not a folder"
+
+
+def test_a_host_that_is_no_address_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    proc = goaldrift("sweep", "noise-cost", "--backend", "dask", "--host", "999.1.1.1",
+                     "--out", out)  # fmt: skip
+    assert_one_line_error(proc, "'--host'", "999.1.1.1")
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+@pytest.mark.parametrize("command", ["run aligned-qa --runs 1", "sweep noise-cost --seeds 1"])
+def test_a_read_only_out_is_one_line(command: str, tmp_path: Path) -> None:
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        proc = goaldrift(*command.split(), "--out", out)
+    finally:
+        out.chmod(0o755)
+    assert_one_line_error(proc, "'--out'", "Permission denied")
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run aligned-qa --runs 1", "sweep noise-cost --seeds 1"])
+def test_a_folder_that_refuses_writes_is_one_line(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only --out as root sees it: the folder refuses the first file (its lock)."""
+    from goaldrift.experiments.runs import store
+
+    real = os.open
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(store.os, "open", refuse)
+    out = tmp_path / "ro"
+    out.mkdir()
+    line = cli_in_process([*command.split(), "--out", str(out)], capsys, monkeypatch)
+    assert "'--out' must be a folder this user can write" in line and "Permission denied" in line
+    assert list(out.iterdir()) == []
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A preexec_fn: writing past ``limit`` bytes fails with EFBIG (SIGXFSZ ignored), as a full
+    disk fails a write, portably and without root."""
+    import resource
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limited
+
+
+TINY = ["--set", "phases.0.steps=400", "--set", "phases.1.steps=400", "--set", "sample_every=100"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "aligned-qa", "--runs", "2", *TINY],
+        ["sweep", "noise-cost", "--seeds", "1", "--workers", "1"],
+    ],
+    ids=["run", "sweep"],
+)
+def test_a_full_disk_is_one_line_and_leaves_no_result(command: list[str], tmp_path: Path) -> None:
+    """Every write past 1 KB fails, as on a full disk: one line naming the file, exit 2, no
+    result left (no run.json, no temporary file). The kernel is compiled first, unlimited:
+    numba's cache is written on the first compile."""
+    if command[0] == "run":
+        assert goaldrift(*command, "--out", tmp_path / "warm").returncode == 0
+    out = tmp_path / "full"
+    env = {k: v for k, v in os.environ.items() if k != "GOALDRIFT_PROGRESS"}
+    proc = subprocess.run(
+        [*GOALDRIFT, *command, "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300, preexec_fn=_file_size_limit(1024),
+    )  # fmt: skip
+    assert_one_line_error(proc, "cannot write", "File too large", str(out))
+    left = [p.name for p in out.rglob("*")] if out.exists() else []
+    assert not [n for n in left if n.endswith(".tmp") or n == "run.json"], left
+    if command[0] == "run":
+        assert left == []  # not even the folder: the first batch never landed
+
+
 def test_out_is_a_regular_file(scenario_file: Path, tmp_path: Path) -> None:
     f = tmp_path / "taken"
     f.write_text("not a folder")
     assert_one_line_error(goaldrift("run", scenario_file, "--out", f), "--out", "taken")
     assert f.read_text() == "not a folder"
-
-
-def test_out_below_a_regular_file(scenario_file: Path, tmp_path: Path) -> None:
-    f = tmp_path / "taken"
-    f.write_text("not a folder")
-    assert_one_line_error(goaldrift("run", scenario_file, "--out", f / "sub"), "--out", "taken")
 
 
 def test_schema_bad_format() -> None:
@@ -438,7 +628,12 @@ def test_bench_runs_only_the_rows_asked_for_and_says_what_it_measures() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
     assert rows and {r["name"] for r in rows} == {"qa-tamper"}
-    assert "bench: qa-tamper" in proc.stderr
+    # progress: before each row, which of how many, on stderr
+    notes = [f"bench: [{i}/{len(rows)}] qa-tamper, {r['threads']} thread" for i, r in
+             enumerate(rows, 1)]  # fmt: skip
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(rows), proc.stderr
+    assert all(x.startswith(n) for x, n in zip(lines, notes, strict=True)), proc.stderr
 
 
 def test_the_progress_line_fits_80_columns_with_separated_counts(

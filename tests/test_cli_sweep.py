@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -412,3 +413,43 @@ def test_a_damaged_chunk_is_named_set_aside_and_recomputed(
     assert third.returncode == 0, third.stderr
     assert f"set aside a damaged chunk as damaged/{last.name}" in third.stdout
     assert pq.read_table(out / "points.parquet").equals(before)
+
+
+# a chunk function swapped in before the CLI runs: a Dask worker cannot import the first (its
+# module is not on the worker's path, as an older goaldrift or none on a remote worker), and
+# the second raises on the worker (a builtin given a Task)
+_BROKEN_CHUNKS = {
+    "unimportable": """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("gd_only_here", sys.argv.pop(1))
+mod = importlib.util.module_from_spec(spec)
+sys.modules["gd_only_here"] = mod
+spec.loader.exec_module(mod)
+run.run_chunk = mod.run_chunk
+""",
+    "raises": "run.run_chunk = int\n",
+}
+
+
+@pytest.mark.parametrize("failure", sorted(_BROKEN_CHUNKS))
+def test_a_dask_chunk_that_fails_on_the_worker_ends_the_sweep_with_one_line(
+    sweep_file: Path, tmp_path: Path, failure: str
+) -> None:
+    """Dask retried a task its worker could not unpickle forever (the sweep hung); a task
+    that raises gave a traceback. Both: one line, exit 2, no chunk written."""
+    module = tmp_path / "elsewhere" / "gd_only_here.py"
+    module.parent.mkdir()
+    module.write_text("def run_chunk(task):\n    return task\n")
+    code = "import sys\nfrom goaldrift.experiments.sweeps import run\n"
+    code += _BROKEN_CHUNKS[failure]
+    code += "from goaldrift.cli import main\nsys.argv[0] = 'goaldrift'\nmain()\n"
+    out = tmp_path / "out"
+    args = ["sweep", str(sweep_file), "--backend", "dask", "--workers", "1", "--seeds", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *([str(module)] if failure == "unimportable" else []),
+         *args, "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    why = "No module named 'gd_only_here'" if failure == "unimportable" else "TypeError"
+    assert_one_line_error(proc, "a chunk failed on a Dask worker", why)
+    assert sweep_store.chunk_files(out) == []

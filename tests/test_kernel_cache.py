@@ -93,3 +93,66 @@ def test_a_temp_folder_someone_else_can_write_is_not_used(
     planted.chmod(0o777)  # anyone could have put cached machine code here
     monkeypatch.setattr(kernel_cache.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "fresh"))
     assert kernel_cache.cache_folder() == tmp_path / "fresh"
+
+
+def _tree(root: Path) -> dict[str, int]:
+    """Every path below ``root`` with its size (a folder: -1)."""
+    return {
+        str(p.relative_to(root)): (-1 if p.is_dir() else p.stat().st_size) for p in root.rglob("*")
+    }
+
+
+@pytest.mark.slow
+def test_a_run_from_a_read_only_copy_of_the_package_writes_nothing_into_it(
+    tmp_path: Path,
+) -> None:
+    """A read-only install (issue 11): a copy of the package, its folders and files without
+    write permission, and a cache home no user can write (a regular file where the folder
+    should be, which binds root too). `goaldrift run` from the copy must succeed, compile its
+    kernel into the private temporary folder, and leave the copy byte-for-byte alone (numba's
+    default would put its cache beside the sources)."""
+    import shutil
+
+    site = tmp_path / "site"
+    pkg = site / "goaldrift"
+    # follow links: in a source tree goaldrift/scenarios links to the repository's scenarios
+    shutil.copytree(kernel_cache.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for p in [pkg, *pkg.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    before = _tree(pkg)
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
+    env |= {
+        "PYTHONPATH": str(site),
+        "PYTHONDONTWRITEBYTECODE": "1",  # what a read-only install gets anyway
+        "XDG_CACHE_HOME": str(blocker),
+        "TMPDIR": str(temp),
+    }
+    code = (
+        "import sys, goaldrift; print(goaldrift.__file__, flush=True); "
+        "from goaldrift.cli import main; sys.argv[0] = 'goaldrift'; main()"
+    )
+    args = ["run", "aligned-qa", "--runs", "1", "--out", str(tmp_path / "out")]
+    args += ["--set", "phases.0.steps=200", "--set", "phases.1.steps=200"]
+    args += ["--set", "sample_every=100"]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(str(pkg / "__init__.py")), proc.stdout[:300]
+        assert (tmp_path / "out" / "run.json").is_file()
+        assert _tree(pkg) == before  # no numba cache, no bytecode, nothing
+        cached = temp / f"goaldrift-numba-{os.getuid()}" / kernel_cache.source_digest()
+        assert any(p.suffix == ".nbi" for p in cached.rglob("*")), "the kernel was not cached"
+    finally:
+        for p in [pkg, *pkg.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)  # so that pytest can remove tmp_path

@@ -23,7 +23,8 @@ from rich.progress import (
 from rich.table import Table
 
 from goaldrift.errors import ConfigError, GoaldriftError
-from goaldrift.threads import set_threads
+from goaldrift.experiments.sweeps import MAX_SEEDS
+from goaldrift.threads import check_threads, set_threads
 
 app = typer.Typer(
     add_completion=False,
@@ -162,7 +163,9 @@ def run(
     runs: Annotated[
         int | None, typer.Option(min=1, max=10**7, help="Runs (default: the file's).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the file's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: the file's).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: out/<scenario file's stem>).")
     ] = None,
@@ -205,6 +208,7 @@ def probe(
         int | None,
         typer.Option(
             min=0,
+            max=2**63 - 1,
             help="Seed (default: the file's). With --model, run r probes the "
             "world of reset(seed=SEED + r): give the model's training seed.",
         ),
@@ -298,26 +302,37 @@ def _print_probe(summ: dict[str, Any]) -> None:
     out_console.print(_table("behaviour class", ["class", "runs"], rows))
 
 
+# the options of the commands that run on the sweep machinery (sweep, compare)
+OutOption = Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>).")]
+BackendOption = Annotated[str, typer.Option(help="local (a process pool) or dask.")]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="Worker processes (default: the machine's cores).")
+]
+AddressOption = Annotated[
+    str | None, typer.Option(help="A Dask scheduler, tcp://HOST:PORT (dask only).")
+]
+HostOption = Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")]
+ChunkOption = Annotated[int, typer.Option(min=1, help="Most runs per chunk.")]
+
+
 @app.command()
 def sweep(
     file: Annotated[str, typer.Argument(help="A sweep file or a shipped sweep name.")],
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>).")] = None,
-    backend: Annotated[str, typer.Option(help="local (a process pool) or dask.")] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: the machine's cores).")
-    ] = None,
-    address: Annotated[
-        str | None, typer.Option(help="A Dask scheduler, tcp://HOST:PORT (dask only).")
-    ] = None,
-    host: Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")] = "127.0.0.1",
-    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per point.")] = None,
+    out: OutOption = None,
+    backend: BackendOption = "local",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    host: HostOption = "127.0.0.1",
+    seeds: Annotated[int | None, typer.Option(min=1, max=MAX_SEEDS, help="Runs per point.")] = None,
     set_: Sets = None,
-    chunk: Annotated[int, typer.Option(min=1, help="Most runs per chunk.")] = 256,
+    chunk: ChunkOption = 256,
     threads: Annotated[int | None, typer.Option(min=1, help="Numba threads per worker.")] = 1,
 ) -> None:
     """Run a sweep: every point of the axes' grid x seeds; resumable; then print the points."""
     from goaldrift.registry import resolve_sweep
 
+    if threads is not None:
+        check_threads(threads)  # here, not in every worker
     path = resolve_sweep(file)
     out = out or Path("out") / path.stem
     summ = _sweep_one(path, out, set_ or [], seeds, backend, workers, address, host, chunk, threads)
@@ -384,17 +399,13 @@ def _sweep_on(
 @app.command()
 def compare(
     file: Annotated[str, typer.Argument(help="A compare file or a shipped comparison name.")],
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: out/<name>).")] = None,
-    backend: Annotated[str, typer.Option(help="local (a process pool) or dask.")] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: the machine's cores).")
-    ] = None,
-    address: Annotated[
-        str | None, typer.Option(help="A Dask scheduler, tls://HOST:PORT (dask only).")
-    ] = None,
-    host: Annotated[str, typer.Option(help="Interface a local Dask cluster binds.")] = "127.0.0.1",
-    seeds: Annotated[int | None, typer.Option(min=1, max=10**6, help="Runs per cell.")] = None,
-    chunk: Annotated[int, typer.Option(min=1, help="Most runs per chunk.")] = 256,
+    out: OutOption = None,
+    backend: BackendOption = "local",
+    workers: WorkersOption = None,
+    address: AddressOption = None,
+    host: HostOption = "127.0.0.1",
+    seeds: Annotated[int | None, typer.Option(min=1, max=MAX_SEEDS, help="Runs per cell.")] = None,
+    chunk: ChunkOption = 256,
 ) -> None:
     """Compare agents (mitigations and baselines) across worlds: every cell x seeds, resumable;
     write the leaderboard (table and figure) and print it."""
@@ -591,14 +602,15 @@ def report(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
-    runs: Annotated[int | None, typer.Option(min=1, help="Runs per scenario.")] = None,
+    runs: Annotated[int | None, typer.Option(min=1, max=10**7, help="Runs per scenario.")] = None,
     threads: Annotated[int | None, typer.Option(help="Numba threads (default: all).")] = None,
     sweeps: Annotated[
         bool,
         typer.Option("--sweeps/--no-sweeps", help="Also run the shipped sweeps and comparisons."),
     ] = True,
     seeds: Annotated[
-        int | None, typer.Option(min=1, help="Runs per sweep point and comparison cell.")
+        int | None,
+        typer.Option(min=1, max=MAX_SEEDS, help="Runs per sweep point and comparison cell."),
     ] = None,
 ) -> None:
     """Run every shipped scenario (and sweep and comparison) and write one report that links
@@ -686,8 +698,8 @@ def bench(
         typer.Option(help="Run only rows whose name starts with this (repeatable): qa, boat_race."),
     ] = None,
 ) -> None:
-    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"};
-    what is being measured goes to stderr."""
+    """Print throughput as JSON lines: {"name", "threads", "batch", "per_s", "unit"}; before
+    each row, which of how many goes to stderr (rows: docs/performance.md)."""
     from goaldrift.experiments.runs.bench import bench_all
 
     def note(text: str) -> None:
@@ -735,6 +747,9 @@ def main() -> None:
         rv = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         rv = 130
+    except OSError as exc:  # the machine's, not a bug: a full disk, no permission, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or ' '.join(str(exc).split())}{where}")
     except Exception as exc:
         # usage errors of the command-line parser (click's, vendored or not)
         fmt = getattr(exc, "format_message", None)

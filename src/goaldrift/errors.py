@@ -16,6 +16,18 @@ def _abbreviated(got: object) -> str:
 class GoaldriftError(Exception):
     """Base of every error goaldrift raises on purpose; the CLI prints it in one line."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # as raised, attributes included, without calling ``__init__`` again (its arguments
+        # are not ``args``): an error raised in a worker process reaches the coordinator
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[GoaldriftError], args: tuple[object, ...], state: dict) -> GoaldriftError:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class ConfigError(GoaldriftError, ValueError):
     """A scenario or option is invalid: the message names the key and what was expected."""
@@ -28,6 +40,17 @@ class ConfigError(GoaldriftError, ValueError):
         if show_got:
             msg += f" (got {_abbreviated(got)})"
         super().__init__(msg)
+
+
+class WriteError(GoaldriftError, OSError):
+    """A result file could not be written (a full disk, a size limit, a read-only folder)."""
+
+    def __init__(self, path: object, exc: OSError):
+        why = exc.strerror or " ".join(str(exc).split())
+        super().__init__(
+            f"cannot write {path}: {why}; finished work is kept (free space or fix the folder, "
+            "then rerun the same command)"
+        )
 
 
 class RenderModeError(ConfigError, TypeError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.test_cli import cli_in_process
 
-from goaldrift import cli
 from goaldrift.errors import ConfigError, GoaldriftError
 from goaldrift.experiments.scenarios import load, read_toml
 from goaldrift.experiments.sweeps import sweep as sweeps
@@ -295,19 +294,6 @@ def test_sweep_table_fuzz(m: tuple[Path, dict[str, Any], str]) -> None:
 # --- end to end: the command line in-process ------------------------------------------------
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch) -> str:
-    """Run ``goaldrift ARGV`` in-process; assert exit 2 and return the one stderr line."""
-    mp.setattr(sys, "argv", ["goaldrift", *argv])
-    with pytest.raises(SystemExit) as ei:
-        cli.main()
-    err = capsys.readouterr().err
-    assert ei.value.code == 2, (ei.value.code, err)
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 CLI_SETS = [
     ("aligned-qa", "seed=9223372036854775808", "seed"),
     ("aligned-qa", "runs=100000000000000000000000000000", "runs"),
@@ -333,7 +319,8 @@ def test_cli_run_set(
 ) -> None:
     _tick("cli")
     out = tmp_path / "out"
-    line = _cli(["run", scenario, "--out", str(out), "--set", assignment], capsys, monkeypatch)
+    argv = ["run", scenario, "--out", str(out), "--set", assignment]
+    line = cli_in_process(argv, capsys, monkeypatch)
     assert needle in line, line
     assert not out.exists() or not any(out.iterdir())
 
@@ -351,7 +338,7 @@ def test_cli_sweep_set(
     _tick("cli")
     out = tmp_path / "out"
     argv = ["sweep", "noise-cost", "--out", str(out), "--set", assignment]
-    line = _cli(argv, capsys, monkeypatch)
+    line = cli_in_process(argv, capsys, monkeypatch)
     assert assignment.partition("=")[0].split(".")[-1] in line, line
     assert not out.exists() or not any(out.iterdir())
 

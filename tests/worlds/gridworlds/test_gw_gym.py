@@ -201,3 +201,52 @@ def test_vector_env_info_masks_autoreset_envs() -> None:
     assert info["supervisor"].tolist() == [True, True]
     start = board("absent_supervisor", *asv.PRESENT.art)
     np.testing.assert_array_equal(obs[0], start)
+
+
+def _threads_seen(batch: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """numba's thread count at each ``batch.step`` call, as it steps."""
+    import numba
+
+    seen: list[int] = []
+    real = batch.step
+
+    def step(actions: np.ndarray) -> Any:
+        seen.append(numba.get_num_threads())
+        return real(actions)
+
+    monkeypatch.setattr(batch, "step", step)
+    return seen
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_vector_env_steps_on_one_numba_thread_by_default(
+    env_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: the native vector env keeps its speed on a loaded machine by stepping on one
+    numba thread unless told otherwise; the caller's thread count is restored, and the
+    trajectories do not depend on it (300 environments: the thread pool's kernel)."""
+    import numba
+
+    from goaldrift.threads import max_threads
+
+    most = max_threads()
+    runs = {}
+    for threads in (None, 1, most):
+        kw = {} if threads is None else {"threads": threads}
+        env = gymnasium.make_vec(env_id, num_envs=300, **kw).unwrapped
+        seen = _threads_seen(env._batch, monkeypatch)  # type: ignore[attr-defined]
+        before = numba.get_num_threads()
+        numba.set_num_threads(most)
+        try:
+            obs = [env.reset(seed=9)[0]]
+            for a in np.random.default_rng(2).integers(0, 4, (12, 300)):
+                obs.append(env.step(a)[0])
+            assert numba.get_num_threads() == most  # restored after every step
+        finally:
+            numba.set_num_threads(before)
+        assert set(seen) == {1 if threads is None else threads}, (threads, seen)
+        runs[threads] = np.stack(obs)
+    np.testing.assert_array_equal(runs[None], runs[most])
+    for bad in (0, most + 1, True, "2", 1.5):
+        with pytest.raises(ConfigError, match="'threads' must be an integer between 1 and"):
+            gymnasium.make_vec(env_id, num_envs=2, threads=bad)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -13,6 +13,7 @@ from goaldrift.experiments.runs.runner import run_batch
 from goaldrift.experiments.scenarios import Scenario, validate
 from goaldrift.threads import max_threads
 from goaldrift.worlds.gridworlds import NAMES
+from goaldrift.worlds.gridworlds.bench import Measurement, best_of, gridworld_measurements
 
 BATCH = 1024
 
@@ -57,14 +58,30 @@ def grid_agent_scenario(world: str, steps: int) -> Scenario:
     )
 
 
-def _measure(sc: Scenario, batch: int, repeat: int) -> float:
-    best = 0.0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        run_batch(sc, 0, np.arange(batch))
-        dt = time.perf_counter() - t0
-        best = max(best, batch * sc.total_steps / dt)
-    return best
+def measurements(
+    steps: int = 50_000, repeat: int = 3, most: int | None = None
+) -> list[Measurement]:
+    """Every row `goaldrift bench` measures, in order: the run kernel (``qa``, ``qa-tamper``,
+    ``<world>-agent``) and the gridworlds (``<world>``, ``<world>-step``, ``<world>-gym``), at
+    one thread and at ``most`` (default: all numba may use). Nothing runs until measured."""
+    threads = sorted({1, max_threads() if most is None else most})
+    kernels = [("qa", qa_bench_scenario(steps), BATCH)]
+    kernels.append(("qa-tamper", qa_bench_scenario(steps, True), BATCH))
+    kernels += [(f"{w}-agent", grid_agent_scenario(w, steps), GRID_BATCH) for w in NAMES]
+    rows: list[Measurement] = []
+    for name, sc, batch in kernels:
+
+        @functools.cache
+        def compiled(sc: Scenario = sc) -> None:
+            run_batch(sc, 0, np.arange(2))  # compile outside the clock
+
+        def rate(sc: Scenario = sc, batch: int = batch, compiled: Any = compiled) -> float:
+            compiled()
+            run = functools.partial(run_batch, sc, 0, np.arange(batch))
+            return best_of(repeat, run, batch * sc.total_steps)
+
+        rows += [Measurement(name, t, batch, "agent-steps", rate) for t in threads]
+    return rows + gridworld_measurements(threads, repeat)
 
 
 def bench_all(
@@ -73,40 +90,26 @@ def bench_all(
     only: Sequence[str] = (),
     note: Callable[[str], None] = lambda text: None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one row per (benchmark, thread count): agent-steps per second, best of
+    """Yield one row per (benchmark, thread count): agent- or env-steps per second, best of
     ``repeat``. ``only``: names or name prefixes of the rows to run (none: all); ``note``
-    hears what is being measured."""
-
-    def wanted(name: str) -> bool:
-        return not only or any(name.startswith(p) for p in only)
-
-    most = max_threads()
+    hears which row of how many is being measured, before it is."""
+    rows = [
+        m
+        for m in measurements(steps, repeat)
+        if not only or any(m.name.startswith(p) for p in only)
+    ]
     before = numba.get_num_threads()
     try:
-        rows = [("qa", qa_bench_scenario(steps), BATCH)]
-        rows.append(("qa-tamper", qa_bench_scenario(steps, True), BATCH))
-        for world in NAMES:
-            rows.append((f"{world}-agent", grid_agent_scenario(world, steps), GRID_BATCH))
-        for name, sc, batch in rows:
-            if not wanted(name):
-                continue
-            note(f"{name}: compiling and measuring")
-            run_batch(sc, 0, np.arange(2))  # compile outside the clock
-            for threads in sorted({1, most}):
-                numba.set_num_threads(threads)
-                per_s = _measure(sc, batch, repeat)
-                yield {
-                    "name": name,
-                    "threads": threads,
-                    "batch": batch,
-                    "per_s": round(per_s),
-                    "unit": "agent-steps",
-                }
+        for i, m in enumerate(rows, 1):
+            note(f"[{i}/{len(rows)}] {m.name}, {m.threads} thread{'s' if m.threads > 1 else ''}")
+            numba.set_num_threads(m.threads)
+            per_s = m.rate()
+            yield {
+                "name": m.name,
+                "threads": m.threads,
+                "batch": m.batch,
+                "per_s": round(per_s),
+                "unit": m.unit,
+            }
     finally:
         numba.set_num_threads(before)
-    from goaldrift.worlds.gridworlds.bench import bench_gridworlds
-
-    worlds = [w for w in NAMES if not only or any(w.startswith(p) or p.startswith(w) for p in only)]
-    for world in worlds:
-        note(f"{world}: environment steps (batched core, from Python, one Gymnasium env)")
-        yield from (row for row in bench_gridworlds(repeat, worlds=[world]) if wanted(row["name"]))

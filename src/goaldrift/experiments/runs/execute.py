@@ -35,9 +35,17 @@ def run_to(
     """
     fp = store.fingerprint(sc, seed)
     store.check_out(out, fp)
+    created = not out.exists()
     store.prepare_out(out)
-    with store.locked(out):
-        return _run_locked(sc, out, runs, seed, fp, batch, progress)
+    try:
+        with store.locked(out):
+            return _run_locked(sc, out, runs, seed, fp, batch, progress)
+    except BaseException:
+        # a run that failed before its first batch landed (a full disk) leaves no folder
+        store.remove_if_empty(out / store.PARTS)
+        if created:
+            store.remove_if_empty(out)
+        raise
 
 
 def _run_locked(

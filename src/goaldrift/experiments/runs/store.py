@@ -27,22 +27,29 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from goaldrift.errors import ConfigError
+from goaldrift.errors import ConfigError, WriteError
 from goaldrift.experiments.scenarios import Scenario
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success. A
+    write that fails (a full disk, a size limit, no permission) leaves nothing behind and is
+    a one-line ``WriteError`` naming the file."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results follow the umask
         os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -178,7 +185,12 @@ def locked(directory: Path, what: str = "run") -> Iterator[None]:
     """Hold ``DIR/.lock`` for the duration; a second writer of the same folder is refused.
     The kernel drops the lock when the holder dies, SIGKILL included."""
     path = directory / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(
+            "--out", "a folder this user can write", f"{directory}: {exc.strerror}"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -230,5 +242,10 @@ def remove_parts(out: Path, fp: str) -> None:
         return
     for p in parts.glob(f"{fp}-*.parquet"):
         p.unlink(missing_ok=True)
+    remove_if_empty(parts)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it exists and is empty (never anything in it)."""
     with contextlib.suppress(OSError):
-        parts.rmdir()
+        folder.rmdir()

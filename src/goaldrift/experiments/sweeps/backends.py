@@ -8,10 +8,13 @@ by the next run.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +28,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 BACKENDS = ("local", "dask")
 DEFAULT_HOST = "127.0.0.1"
+WORKERS_PER_CORE = 4  # the most worker processes a sweep starts per core of the machine
 
 
 def _ignore_sigint() -> None:
@@ -108,9 +112,36 @@ class Local(Backend):
             proc.join()
 
 
+class _Call:
+    """``fn(arg)``, computed when this is unpickled (``pickle.loads`` of ``_packed(fn, arg)``)."""
+
+    def __init__(self, fn: Callable[[Any], Any], arg: Any):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self) -> tuple[Callable[[Any], Any], tuple[Any]]:
+        return self.fn, (self.arg,)
+
+
+def _packed(fn: Callable[[Any], Any], arg: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(_Call(fn, arg))
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Dask(Backend):
     """dask.distributed: a LocalCluster of ``workers`` processes bound to ``host``, or the
-    scheduler at ``address``."""
+    scheduler at ``address``.
+
+    A task travels as bytes that the worker unpickles inside the task (``pickle.loads``, a
+    builtin every worker has): a worker that cannot import the function or its argument (an
+    older goaldrift, none at all) fails that task, which ends the sweep with one line. Unpickled
+    by Dask itself, it would break the worker's connection instead, and Dask would hand the
+    task to the next worker forever."""
 
     def __init__(
         self,
@@ -145,11 +176,21 @@ class Dask(Backend):
             # submit tasks (which would run as this user)
             self.security = d.Security.temporary()
             # distributed always starts an HTTP server per node: give it no pages, on a free
-            # loopback port (no dashboard, no metrics, nothing on 8787)
+            # loopback port (no dashboard, no metrics, nothing on 8787). Workers log nothing,
+            # those a nanny restarts included (set before their logging is): a failed chunk is
+            # the sweep's one line
+            environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
             quiet = dask.config.set(
-                {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+                {
+                    "distributed.scheduler.http.routes": [],
+                    "distributed.worker.http.routes": [],
+                    "distributed.nanny.pre-spawn-environ": {
+                        **environ,
+                        "DASK_LOGGING__DISTRIBUTED": "critical",
+                    },
+                }
             )
-            with _sigint_ignored(), quiet:
+            with _sigint_ignored(), quiet, _cluster_start(self.host):
                 self._cluster = d.LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,
@@ -160,7 +201,7 @@ class Dask(Backend):
                     dashboard_address=f"{self.host}:0",
                     scheduler_kwargs={"dashboard": False},
                     worker_dashboard_address=f"{self.host}:0",
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,
                 )
             self._client = d.Client(self._cluster, security=self.security)
         else:
@@ -177,10 +218,20 @@ class Dask(Backend):
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[T, R]]:
         d = self._distributed
-        futures = {self._client.submit(fn, t, pure=False): t for t in tasks}
+        submit = self._client.submit
+        futures = {submit(pickle.loads, _packed(fn, t), pure=False): t for t in tasks}
         try:
             for fut in d.as_completed(futures):
-                yield futures[fut], fut.result()
+                try:
+                    result = fut.result()
+                except GoaldriftError:
+                    raise
+                except Exception as exc:  # raised on the worker, or the worker died
+                    raise GoaldriftError(
+                        f"a chunk failed on a Dask worker ({_one_line(exc)}); finished chunks "
+                        "are kept: rerun the same command to resume"
+                    ) from exc
+                yield futures[fut], result
         finally:
             self._client.cancel(list(futures))
 
@@ -191,15 +242,52 @@ class Dask(Backend):
             self._cluster.close()
 
 
+@contextmanager
+def _cluster_start(host: str) -> Iterator[None]:
+    """A local cluster that cannot start (``--host`` is not this machine's) is one line."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        cause = exc.__cause__ or exc
+        raise GoaldriftError(
+            f"the Dask cluster could not start on --host {host}: {_one_line(cause)}"
+        ) from exc
+
+
+def check_host(host: str) -> str:
+    """``host`` as an IP address or a name that resolves, else a ``ConfigError``."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        if host.replace(".", "").isdigit():  # a malformed IPv4 address: no name lookup
+            raise OSError
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        raise ConfigError(
+            "--host", "an IP address or host name of this machine, such as 127.0.0.1", host
+        ) from None
+    return host
+
+
 def make(
     name: str, workers: int | None, address: str | None, host: str = DEFAULT_HOST
 ) -> Local | Dask:
-    """The backend of that name; ``workers`` defaults to the machine's cores."""
+    """The backend of that name; ``workers`` defaults to the machine's cores, and is at most
+    ``WORKERS_PER_CORE`` per core: each worker is a process holding its own kernels, so more
+    only cost memory, and a million of them never finish starting."""
     if name not in BACKENDS:
         raise ConfigError("--backend", "'local' or 'dask'", name)
-    n = workers if workers is not None else (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    n = workers if workers is not None else cores
     if n < 1:
         raise ConfigError("--workers", "at least 1", n)
+    if n > WORKERS_PER_CORE * cores:
+        raise ConfigError(
+            "--workers", f"at most {WORKERS_PER_CORE * cores} ({WORKERS_PER_CORE} per core)", n
+        )
     if address is not None:
         if name != "dask":
             raise ConfigError("--address", "given only with --backend dask", address)
@@ -207,4 +295,4 @@ def make(
             raise ConfigError("--address", "a scheduler address such as tcp://HOST:8786", address)
     if name == "local":
         return Local(n)
-    return Dask(n, address, host)
+    return Dask(n, address, host if address is not None else check_host(host))

@@ -35,6 +35,7 @@ from goaldrift.experiments.runs import store
 from goaldrift.experiments.scenarios import Scenario, apply_set, read_toml, set_path, validate
 from goaldrift.experiments.scenarios.loading import MAX_DEPTH, _depth
 from goaldrift.experiments.scenarios.no_ops import check_swept
+from goaldrift.experiments.sweeps import MAX_SEEDS
 
 SWEEP_KEYS = ("seeds", "axes", "views")
 VIEW_KEYS = ("x", "y", "fix")
@@ -289,8 +290,8 @@ def build(data: dict[str, Any], seeds: int | None = None) -> Sweep:
         if k not in SWEEP_KEYS:
             raise ConfigError(f"sweep.{k}", f"one of {', '.join(SWEEP_KEYS)}", k, show_got=False)
     n_seeds = table.get("seeds", 32) if seeds is None else seeds
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 1 <= n_seeds <= 10**6:
-        raise ConfigError("sweep.seeds", "an integer from 1 to 1000000", n_seeds)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 1 <= n_seeds <= MAX_SEEDS:
+        raise ConfigError("sweep.seeds", f"an integer from 1 to {MAX_SEEDS}", n_seeds)
     axes = parse_axes(table.get("axes"))
     shape = [len(a.values) for a in axes]
     n_points = math.prod(shape)

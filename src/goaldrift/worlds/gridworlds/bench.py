@@ -2,21 +2,21 @@
 
 Rows: ``<world>``: the batched core, 1024 environments, uniformly random actions drawn inside
 the kernel, every step rendering the observation (``GridBatch.rollout``); ``<world>-step``: the
-same batch stepped from Python one ``GridBatch.step`` call at a time (pre-drawn actions);
-``<world>-gym``: one Gymnasium environment stepped from Python (pre-drawn actions, reset at
-episode ends). Best of ``repeat``.
+same batch stepped from Python one ``GridBatch.step`` call at a time (pre-drawn actions), the
+native vector env's path (one thread is its default); ``<world>-gym``: one Gymnasium
+environment stepped from Python (pre-drawn actions, reset at episode ends). Best of
+``repeat``.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
-from goaldrift.threads import max_threads
 from goaldrift.worlds.gridworlds.absent_supervisor import AbsentSupervisorBatch
 from goaldrift.worlds.gridworlds.boat_race import BoatRaceBatch
 from goaldrift.worlds.gridworlds.core import GridBatch
@@ -39,7 +39,19 @@ WORLDS: tuple[tuple[str, type[GridBatch], Callable[[], GridEnv]], ...] = (
 )
 
 
-def _best(repeat: int, run: Any, work: int) -> float:
+class Measurement(NamedTuple):
+    """One row of `goaldrift bench`: ``rate()`` measures it (units per second, best of the
+    repeats) on ``threads`` numba threads; compiling happens before the clock starts."""
+
+    name: str
+    threads: int
+    batch: int
+    unit: str
+    rate: Callable[[], float]
+
+
+def best_of(repeat: int, run: Callable[[], Any], work: int) -> float:
+    """``work / seconds`` of the fastest of ``repeat`` calls of ``run``."""
     best = 0.0
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -48,54 +60,50 @@ def _best(repeat: int, run: Any, work: int) -> float:
     return best
 
 
-def _row(name: str, threads: int, batch: int, per_s: float) -> dict[str, Any]:
-    return {
-        "name": name,
-        "threads": threads,
-        "batch": batch,
-        "per_s": round(per_s),
-        "unit": "env-steps",
-    }
-
-
-def bench_gridworlds(
+def gridworld_measurements(
+    threads: list[int],
     repeat: int = 3,
     steps: int = 2000,
     step_calls: int = 200,
     gym_steps: int = 50_000,
-    worlds: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per (benchmark, thread count): environment steps per second, for ``worlds``
-    (default: all)."""
-    rows: list[dict[str, Any]] = []
-    before = numba.get_num_threads()
+) -> list[Measurement]:
+    """The gridworld rows, per world: ``<world>`` and ``<world>-step`` at each thread count of
+    ``threads``, then ``<world>-gym``. Nothing is built or compiled until a row is measured."""
     actions = np.random.default_rng(0).integers(0, 4, (step_calls, BATCH))
-    try:
-        for name, batch_cls, env_cls in WORLDS:
-            if worlds is not None and name not in worlds:
-                continue
-            batch = batch_cls(BATCH)
+    rows: list[Measurement] = []
+    for name, batch_cls, env_cls in WORLDS:
+
+        @functools.cache
+        def ready(cls: type[GridBatch] = batch_cls) -> GridBatch:
+            batch = cls(BATCH)
             batch.reset()
             batch.rollout(2)  # compile outside the clock
             batch.step(actions[0])
+            return batch
 
-            def steps_from_python(b: GridBatch = batch) -> None:
+        def rollout(ready: Any = ready) -> float:
+            b = ready()
+            return best_of(repeat, lambda: b.rollout(steps), BATCH * steps)
+
+        def stepped(ready: Any = ready) -> float:
+            b = ready()
+
+            def run() -> None:
                 for a in actions:
                     b.step(a)
 
-            for threads in sorted({1, max_threads()}):
-                numba.set_num_threads(threads)
-                per_s = _best(repeat, lambda b=batch: b.rollout(steps), BATCH * steps)
-                rows.append(_row(name, threads, BATCH, per_s))
-                per_s = _best(repeat, steps_from_python, BATCH * step_calls)
-                rows.append(_row(f"{name}-step", threads, BATCH, per_s))
-            rows.append(_row(f"{name}-gym", 1, 1, _gym_rate(env_cls(), repeat, gym_steps)))
-    finally:
-        numba.set_num_threads(before)
+            return best_of(repeat, run, BATCH * step_calls)
+
+        for t in threads:
+            rows.append(Measurement(name, t, BATCH, "env-steps", rollout))
+            rows.append(Measurement(f"{name}-step", t, BATCH, "env-steps", stepped))
+        gym = functools.partial(_gym_rate, env_cls, repeat, gym_steps)
+        rows.append(Measurement(f"{name}-gym", 1, 1, "env-steps", gym))
     return rows
 
 
-def _gym_rate(env: GridEnv, repeat: int, n: int) -> float:
+def _gym_rate(env_cls: Callable[[], GridEnv], repeat: int, n: int) -> float:
+    env = env_cls()
     acts = np.random.default_rng(0).integers(0, 4, n).tolist()
     env.reset(seed=0)
 
@@ -105,4 +113,4 @@ def _gym_rate(env: GridEnv, repeat: int, n: int) -> float:
             if term or trunc:
                 env.reset()
 
-    return _best(repeat, run, n)
+    return best_of(repeat, run, n)

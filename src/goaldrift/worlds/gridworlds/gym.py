@@ -28,6 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from goaldrift.errors import ConfigError, RenderModeError
+from goaldrift.threads import check_threads, using_threads
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
 from goaldrift.worlds.gridworlds import boat_race as _br
 from goaldrift.worlds.gridworlds import rocks_diamonds as _rd
@@ -232,7 +233,12 @@ def episode_length(max_steps: int | None, max_episode_steps: int | None) -> int:
 class GridVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     """``num_envs`` environments stepped by the batched core, with next-step autoreset: the
     step after an episode ends resets that environment (reward 0, not terminated or truncated,
-    no ``hidden_reward`` for it: ``info["_hidden_reward"]`` is False there)."""
+    no ``hidden_reward`` for it: ``info["_hidden_reward"]`` is False there).
+
+    ``threads``: numba threads per step, 1 by default. A step from Python is too short for
+    more threads to gain much, and where other processes load the machine the threads wait
+    for each other at every step (0.1 M env-steps/s at two threads, against millions at one:
+    docs/performance.md); None uses numba's setting of the calling thread. Same trajectories."""
 
     metadata = {  # noqa: RUF012 (gymnasium's name)
         "autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -240,8 +246,9 @@ class GridVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     }
     event: ClassVar[str | None] = None
 
-    def __init__(self, batch: GridBatch) -> None:
+    def __init__(self, batch: GridBatch, threads: int | None = 1) -> None:
         self._batch = batch
+        self.threads = None if threads is None else check_threads(threads, "threads")
         self.num_envs = batch.num_envs
         self.single_observation_space = board_space(batch.layout)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -289,7 +296,8 @@ class GridVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        out = self._batch.step(actions)
+        with using_threads(self.threads):
+            out = self._batch.step(actions)
         stepped = ~out.reset
         info: dict[str, Any] = {}
         if stepped.any():  # (as SyncVectorEnv: a key only where some environment has it)
@@ -311,10 +319,12 @@ class TomatoWateringVectorEnv(GridVectorEnv):
     def __init__(
         self, num_envs: int = 1, dry_probability: float = _tw.DRY_PROBABILITY,
         max_steps: int | None = None, max_episode_steps: int | None = None,
+        threads: int | None = 1,
     ) -> None:  # fmt: skip
         n = episode_length(max_steps, max_episode_steps)
         super().__init__(
-            _tw.TomatoWateringBatch(num_envs, dry_probability=dry_probability, max_steps=n)
+            _tw.TomatoWateringBatch(num_envs, dry_probability=dry_probability, max_steps=n),
+            threads,
         )
 
 
@@ -323,12 +333,12 @@ class AbsentSupervisorVectorEnv(GridVectorEnv):
 
     def __init__(
         self, num_envs: int = 1, supervisor: bool | None = None, max_steps: int | None = None,
-        max_episode_steps: int | None = None,
+        max_episode_steps: int | None = None, threads: int | None = 1,
     ) -> None:  # fmt: skip
         self._as_batch = _as.AbsentSupervisorBatch(
             num_envs, supervisor=supervisor, max_steps=episode_length(max_steps, max_episode_steps)
         )
-        super().__init__(self._as_batch)
+        super().__init__(self._as_batch, threads)
 
     def _reset_info(self, mask: np.ndarray) -> dict[str, Any]:
         sup = np.where(mask, self._as_batch.supervisor, False)
@@ -344,15 +354,16 @@ class RocksDiamondsVectorEnv(GridVectorEnv):
 
     def __init__(
         self, num_envs: int = 1, level: int = 0, max_steps: int | None = None,
-        max_episode_steps: int | None = None,
+        max_episode_steps: int | None = None, threads: int | None = 1,
     ) -> None:  # fmt: skip
         n = episode_length(max_steps, max_episode_steps)
-        super().__init__(_rd.RocksDiamondsBatch(num_envs, level=level, max_steps=n))
+        super().__init__(_rd.RocksDiamondsBatch(num_envs, level=level, max_steps=n), threads)
 
 
 class BoatRaceVectorEnv(GridVectorEnv):
     def __init__(
-        self, num_envs: int = 1, max_steps: int | None = None, max_episode_steps: int | None = None
-    ) -> None:
+        self, num_envs: int = 1, max_steps: int | None = None,
+        max_episode_steps: int | None = None, threads: int | None = 1,
+    ) -> None:  # fmt: skip
         n = episode_length(max_steps, max_episode_steps)
-        super().__init__(_br.BoatRaceBatch(num_envs, max_steps=n))
+        super().__init__(_br.BoatRaceBatch(num_envs, max_steps=n), threads)

@@ -86,7 +86,8 @@ class Variant:
     sentence the report shows under the outcome definition. ``tally`` names the columns of
     the bundle's ``tally`` array (B, n) of per-run counts, which runs.parquet records as
     ``tally.<name>``. ``given``: what the kind is given beyond the training signal (a
-    mitigation's price, docs/mitigations.md); ``requires(spec)``: why a world it could run on
+    mitigation's price, docs/mitigations.md), or a function of the ``agent`` table that says
+    it; ``requires(spec)``: why a world it could run on
     does not suit it (None: it does)."""
 
     name: str
@@ -99,7 +100,7 @@ class Variant:
     options: type[BaseModel] | None = None
     note: str = ""
     tally: tuple[str, ...] = ()
-    given: str = ""
+    given: str | Callable[[dict[str, Any]], str] = ""
     requires: Callable[[WorldSpec], str | None] | None = None
 
 

@@ -123,7 +123,9 @@ def _given(entry: AgentEntry) -> str:
         return "the intended concept, as its fixed goal"
     kind = entry.agent.get("kind", "flagged")
     v = variants().get(kind)
-    return v.given if v is not None else ""
+    if v is None:
+        return ""
+    return v.given(entry.agent) if callable(v.given) else v.given
 
 
 def _agent_table(base: Scenario, entry: AgentEntry) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def mitigation(
     options: Any = None,
     note: str,
     tally: tuple[str, ...] = (),
-    given: str,
+    given: str | Callable[[dict[str, Any]], str],
     requires: Callable[[WorldSpec], str | None] | None = None,
 ) -> Variant:
     """A mitigation's ``Variant``: the learner's plan and keys, and its ``tally`` columns

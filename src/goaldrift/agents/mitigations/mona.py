@@ -91,12 +91,18 @@ def _bundle(agent: Any, spec: Any, runs: np.ndarray) -> Mitigated:
     )
 
 
+def _given(table: dict[str, Any]) -> str:
+    if table.get("mona", {}).get("approval") == "none":
+        return "nothing: the training signal only (plain myopia)"
+    return "an overseer's value of the intended reward (the intended concept on every step)"
+
+
 VARIANT = mitigation(
     "mona",
     "MONA: one-step optimisation of the signal plus an overseer's approval from its value of "
     "the intended reward (Farquhar et al. 2025)",
     _bundle,
-    given="an overseer's value of the intended reward (the intended concept on every step)",
+    given=_given,
     families=("qa", "gridworlds"),
     options=Knobs,
     note="A MONA learner optimises one step of the signal plus the overseer's approval "

@@ -3,8 +3,9 @@ another box blocks its view, and then a second box pays again.
 
 The Camera Dropbox gridworld of Farquhar et al. 2025, "MONA: Myopic Optimization with
 Non-myopic Approval Can Mitigate Multi-step Reward Hacking" (arXiv:2501.13011), ported from
-google-deepmind/mona ``block_push_env.py`` (line numbers: docs/gridworlds.md). Rules, per step
-with action a, on a 4x4 grid without walls, the hole H in the bottom-left cell:
+google-deepmind/mona ``block_push_env.py`` (line numbers of the copy in
+codernate92/mona-camera-dropbox-repro@68c0173, ``mona/src/``; docs/gridworlds.md). Rules, per
+step with action a, on a 4x4 grid without walls, the hole H in the bottom-left cell:
 
 1. if a box is in the hole and no box stands in the camera's line of sight (the bottom row
    right of the hole), the episode ends with rewards 0 (``step`` and ``_camera_triggered``,

@@ -102,6 +102,8 @@ INITIAL = np.array(
 N_INITIAL = len(INITIAL)
 # table states per cell: every set of at most two box cells (0, 1 + cell, 17 + pair index)
 N_CONFIGS = 1 + N_CELLS + N_CELLS * (N_CELLS - 1) // 2
+if MAX_BOXES != 2:  # box_config and N_CONFIGS index at most two boxes, the paper's setting
+    raise ValueError(f"camera_dropbox's tables are made for 2 boxes (spec.json: {MAX_BOXES})")
 
 
 # ---------------------------------------------------------------- rules (numba)

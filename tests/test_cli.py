@@ -223,7 +223,9 @@ def test_bench_prints_json_lines() -> None:
         assert set(row) == {"name", "threads", "batch", "per_s", "unit"}
         assert row["per_s"] > 0
     assert any(r["name"] == "qa" and r["threads"] == 1 for r in rows)
-    assert {f"{w}-agent" for w in NAMES} <= {r["name"] for r in rows}  # the run kernel per world
+    names = {r["name"] for r in rows}
+    assert {f"{w}-agent" for w in NAMES} <= names  # the run kernel per world
+    assert {f"{w}-gym" for w in NAMES} <= names  # the environments of every world
 
 
 # --- bad input -------------------------------------------------------------------------------

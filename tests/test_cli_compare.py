@@ -132,3 +132,18 @@ def test_compare_refuses_a_folder_holding_something_else(
     proc = goaldrift("compare", compare_file, "--out", out)
     assert_one_line_error(proc, "--out")
     assert (out / "thesis.tex").read_text() == "x"
+
+
+def test_compare_on_dask_gives_the_local_pools_leaderboard(
+    compare_file: Path, tmp_path: Path
+) -> None:
+    """A run depends only on (row, agent, seed, run index): the backend changes nothing."""
+    pytest.importorskip("distributed")
+    out = {}
+    for backend in ("local", "dask"):
+        out[backend] = tmp_path / backend
+        proc = goaldrift("compare", compare_file, "--out", out[backend], "--workers", "2",
+                         "--backend", backend, "--seeds", "2")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    boards = [pq.read_table(out[b] / "leaderboard.parquet").to_pylist() for b in out]
+    assert json.dumps(boards[0]) == json.dumps(boards[1])

@@ -25,6 +25,7 @@ IDS = [
     "goaldrift/AbsentSupervisor-v0",
     "goaldrift/RocksDiamonds-v0",
     "goaldrift/BoatRace-v0",
+    "goaldrift/CameraDropbox-v0",
 ]
 TRANSFORMER_REWARD = 0.56  # tomato_watering: observed reward of a step on O (28 × 0.02)
 

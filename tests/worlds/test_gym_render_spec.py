@@ -14,14 +14,16 @@ from gymnasium.utils.env_checker import check_env
 
 from goaldrift.errors import ConfigError, RenderModeError
 from goaldrift.worlds import QA_EPISODE_STEPS, QA_GYM_ID, register_envs
+from goaldrift.worlds.gridworlds import NAMES, gym_ids
 from goaldrift.worlds.gridworlds import gym as gw
-from goaldrift.worlds.gridworlds import gym_ids
-from goaldrift.worlds.gridworlds.layout import MAX_STEPS
+from goaldrift.worlds.gridworlds.layout import default_max_steps
 from goaldrift.worlds.qa import gym as qg
 from goaldrift.wrappers import OneHotBoard
 
 register_envs()
 GRID_IDS = list(gym_ids())
+LENGTH = {env_id: default_max_steps(name) for name, env_id in zip(NAMES, GRID_IDS, strict=True)}
+LENGTH[QA_GYM_ID] = QA_EPISODE_STEPS
 
 
 @pytest.mark.parametrize("env_id", GRID_IDS)
@@ -96,7 +98,7 @@ def test_qa_episode_constant_matches_the_env() -> None:
 @pytest.mark.parametrize("env_id", [*GRID_IDS, QA_GYM_ID])
 def test_specs_have_max_episode_steps_and_episodes_end_once(env_id: str) -> None:
     n = gymnasium.spec(env_id).max_episode_steps
-    assert n == (QA_EPISODE_STEPS if env_id == QA_GYM_ID else MAX_STEPS)
+    assert n == LENGTH[env_id]  # 100, camera_dropbox's 50
     env = gymnasium.make(env_id)
     env.reset(seed=0)
     ends = []
@@ -121,7 +123,7 @@ def test_longer_episodes_with_max_episode_steps() -> None:
 @pytest.mark.parametrize("env_id", [*GRID_IDS, QA_GYM_ID])
 def test_make_vec_takes_the_spec_length(env_id: str) -> None:
     key = "episode_steps" if env_id == QA_GYM_ID else "max_steps"
-    for kwargs, want in (({}, 100), ({key: 7}, 7), ({"max_episode_steps": 9}, 9)):
+    for kwargs, want in (({}, LENGTH[env_id]), ({key: 7}, 7), ({"max_episode_steps": 9}, 9)):
         env = gymnasium.make_vec(env_id, num_envs=2, **kwargs)  # type: ignore[arg-type]
         env.reset(seed=0)
         steps = 0

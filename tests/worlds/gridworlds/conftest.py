@@ -13,6 +13,7 @@ import numpy as np
 
 from goaldrift.worlds.gridworlds import absent_supervisor as asv
 from goaldrift.worlds.gridworlds import boat_race as br
+from goaldrift.worlds.gridworlds import camera_dropbox as cd
 from goaldrift.worlds.gridworlds import rocks_diamonds as rd
 from goaldrift.worlds.gridworlds import tomato_watering as tw
 from goaldrift.worlds.gridworlds.core import Game, GridBatch, world_key
@@ -24,6 +25,7 @@ WORLDS: dict[str, tuple[Callable[..., Game], Callable[..., GridBatch]]] = {
     "absent_supervisor": (asv.AbsentSupervisorGame, asv.AbsentSupervisorBatch),
     "rocks_diamonds": (rd.RocksDiamondsGame, rd.RocksDiamondsBatch),
     "boat_race": (br.BoatRaceGame, br.BoatRaceBatch),
+    "camera_dropbox": (cd.CameraDropboxGame, cd.CameraDropboxBatch),
 }
 # parameter sets that cover every world's variants
 CASES: list[tuple[str, dict[str, Any]]] = [
@@ -35,6 +37,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("rocks_diamonds", {"level": 0}),
     ("rocks_diamonds", {"level": 1}),
     ("boat_race", {}),
+    ("camera_dropbox", {}),
 ]
 U, D, L, R = 0, 1, 2, 3
 
@@ -101,3 +104,15 @@ def replay(
 
 def column(recs: list[Rec], name: str) -> list[Any]:
     return [getattr(r, name) for r in recs]
+
+
+def camera_seed(agent: tuple[int, int], boxes: list[tuple[int, int]]) -> int:
+    """The first seed whose run 0 starts camera_dropbox with the agent and the boxes at these
+    (row, col) cells (every initial state is one draw of 84: a few hundred seeds at most)."""
+    w = cd.LAYOUT.width
+    want = (agent[0] * w + agent[1], sum(1 << (r * w + c) for r, c in boxes))
+    for seed in range(10_000):
+        g = game("camera_dropbox", seed)
+        if (g.pos, g.boxes) == want:  # type: ignore[attr-defined]
+            return seed
+    raise AssertionError(f"no seed starts at {agent}, {boxes}")

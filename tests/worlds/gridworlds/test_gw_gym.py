@@ -26,20 +26,24 @@ PARAMS: dict[str, dict[str, Any]] = {
     "goaldrift/AbsentSupervisor-v0": {"supervisor": None, "max_steps": 7},
     "goaldrift/RocksDiamonds-v0": {"level": 1, "max_steps": 7},
     "goaldrift/BoatRace-v0": {"max_steps": 7},
+    "goaldrift/CameraDropbox-v0": {"max_steps": 7},
 }
 EVENTS = {
     "goaldrift/TomatoWatering-v0": "on_transformer",
     "goaldrift/AbsentSupervisor-v0": "punish_unsupervised",
     "goaldrift/RocksDiamonds-v0": "switch_flip",
     "goaldrift/BoatRace-v0": None,
+    "goaldrift/CameraDropbox-v0": "extra_box",
 }
 
 
 def test_register_is_idempotent_and_lists_the_ids() -> None:
     register_envs()
+    assert "goaldrift/CameraDropbox-v0" in IDS
     for env_id in IDS:
         spec = gymnasium.spec(env_id)
-        assert spec.vector_entry_point is not None and spec.max_episode_steps == 100
+        n = 50 if env_id == "goaldrift/CameraDropbox-v0" else 100
+        assert spec.vector_entry_point is not None and spec.max_episode_steps == n
 
 
 @pytest.mark.parametrize("env_id", IDS)

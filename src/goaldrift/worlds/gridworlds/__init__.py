@@ -1,12 +1,13 @@
 """Tampering gridworlds: exact, batched ports of the tampering environments of DeepMind's AI
-Safety Gridworlds (Leike et al. 2017) with the dynamics of docs/gridworlds.md.
+Safety Gridworlds (Leike et al. 2017) and of MONA's Camera Dropbox (Farquhar et al. 2025), with
+the dynamics of docs/gridworlds.md.
 
 Each world is one module (``tomato_watering``, ``absent_supervisor``, ``rocks_diamonds``,
-``boat_race``) holding its rules as numba functions, a batched core (``TomatoWateringBatch``,
-...), a plain-Python single environment (``TomatoWateringGame``, ...), its run-kernel rules and
-its ``DESCRIPTOR`` (``gridworld.Gridworld``). ``NAMES`` lists them: it is the one place a new
-gridworld is added (docs/extending.md). ``gym`` holds the Gymnasium environments;
-``register_envs()`` the ids ``goaldrift/TomatoWatering-v0`` and so on.
+``boat_race``, ``camera_dropbox``) holding its rules as numba functions, a batched core
+(``TomatoWateringBatch``, ...), a plain-Python single environment (``TomatoWateringGame``, ...),
+its run-kernel rules and its ``DESCRIPTOR`` (``gridworld.Gridworld``). ``NAMES`` lists them:
+it is the one place a new gridworld is added (docs/extending.md). ``gym`` holds the Gymnasium
+environments; ``register_envs()`` the ids ``goaldrift/TomatoWatering-v0`` and so on.
 
 Importing this package is cheap: a world's module (and numba) loads when it is first needed.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from goaldrift.worlds.gridworlds.gridworld import Gridworld
 
-NAMES = ("tomato_watering", "absent_supervisor", "rocks_diamonds", "boat_race")
+NAMES = ("tomato_watering", "absent_supervisor", "rocks_diamonds", "boat_race", "camera_dropbox")
 
 
 @cache
@@ -59,16 +60,16 @@ def register_envs() -> None:
     Cheap: nothing is imported until ``make``."""
     from gymnasium.envs.registration import register, registry
 
-    from goaldrift.worlds.gridworlds.layout import MAX_STEPS
+    from goaldrift.worlds.gridworlds.layout import default_max_steps
 
-    for env_id, stem in gym_ids().items():
+    for name, (env_id, stem) in zip(NAMES, gym_ids().items(), strict=True):
         if env_id in registry:
             continue
         register(
             id=env_id,
             entry_point=f"{_GYM}:{stem}Env",
             vector_entry_point=f"{_GYM}:{stem}VectorEnv",
-            max_episode_steps=MAX_STEPS,
+            max_episode_steps=default_max_steps(name),
         )
 
 

@@ -13,29 +13,26 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from goaldrift.worlds.gridworlds.absent_supervisor import AbsentSupervisorBatch
-from goaldrift.worlds.gridworlds.boat_race import BoatRaceBatch
+from goaldrift.worlds.gridworlds import NAMES
+from goaldrift.worlds.gridworlds import gym as grid_gym
 from goaldrift.worlds.gridworlds.core import GridBatch
-from goaldrift.worlds.gridworlds.gym import (
-    AbsentSupervisorEnv,
-    BoatRaceEnv,
-    GridEnv,
-    RocksDiamondsEnv,
-    TomatoWateringEnv,
-)
-from goaldrift.worlds.gridworlds.rocks_diamonds import RocksDiamondsBatch
-from goaldrift.worlds.gridworlds.tomato_watering import TomatoWateringBatch
+from goaldrift.worlds.gridworlds.gridworld import camel
+from goaldrift.worlds.gridworlds.gym import GridEnv
 
 BATCH = 1024
-WORLDS: tuple[tuple[str, type[GridBatch], Callable[[], GridEnv]], ...] = (
-    ("tomato_watering", TomatoWateringBatch, TomatoWateringEnv),
-    ("absent_supervisor", AbsentSupervisorBatch, AbsentSupervisorEnv),
-    ("rocks_diamonds", RocksDiamondsBatch, RocksDiamondsEnv),
-    ("boat_race", BoatRaceBatch, BoatRaceEnv),
+# every gridworld: its batched core ``<Stem>Batch`` (in its module) and Gymnasium env ``<Stem>Env``
+WORLDS: tuple[tuple[str, type[GridBatch], Callable[[], GridEnv]], ...] = tuple(
+    (
+        name,
+        getattr(import_module(f"goaldrift.worlds.gridworlds.{name}"), f"{camel(name)}Batch"),
+        getattr(grid_gym, f"{camel(name)}Env"),
+    )
+    for name in NAMES
 )
 
 

@@ -22,7 +22,7 @@ from goaldrift.worlds.gridworlds import descriptor, descriptors
 from goaldrift.worlds.gridworlds import kernel as k
 from goaldrift.worlds.gridworlds.core import world_keys
 from goaldrift.worlds.gridworlds.gridworld import camel
-from goaldrift.worlds.gridworlds.layout import N_ACTIONS
+from goaldrift.worlds.gridworlds.layout import N_ACTIONS, default_max_steps
 
 METRICS = (
     Metric("observed_return", "observed return", "observed reward per episode (Y)"),
@@ -60,7 +60,7 @@ class GridState:
 class GridFamily(Family):
     name = "gridworlds"
     probe_suite = "grid"
-    description = "the tampering gridworlds of the AI Safety Gridworlds"
+    description = "the tampering gridworlds of the AI Safety Gridworlds and MONA's Camera Dropbox"
     sample_every = 5000
     world_optional = False
     tamper_max = float("inf")
@@ -182,7 +182,10 @@ def _world_model(kind: str) -> type:
         "register concept and the signal; the hidden reward is the intended concept.",
         kind=(Literal[kind], Field(description="World id.")),
         **dict(d.keys),
-        max_steps=(int, Field(100, ge=1, le=100_000, description="Steps per episode.")),
+        max_steps=(
+            int,
+            Field(default_max_steps(kind), ge=1, le=100_000, description="Steps per episode."),
+        ),
         costs=(costs, Field(default_factory=costs, description="Specification costs.")),
     )
 

@@ -1,10 +1,11 @@
-"""Gymnasium environments of the four tampering gridworlds: one env, and a native vector env.
+"""Gymnasium environments of the tampering gridworlds: one env, and a native vector env.
 
 The single env steps a plain-Python ``Game`` (numba's call overhead dominates at batch size
 one); the vector env steps the batched numba core. Both follow the same rules and draws (the
 tests step them side by side). Observation: the (H, W) uint8 board as the agent sees it, through
-the original's value mapping; reward: the observed reward; ``info["hidden_reward"]`` every step
-(and ``info["supervisor"]`` in absent_supervisor).
+the world's value mapping (the original's, in the AI Safety Gridworlds); reward: the observed
+reward; ``info["hidden_reward"]`` every step, the world's tamper event where it has one (and
+``info["supervisor"]`` in absent_supervisor).
 
 Rendering: ``render_mode="ansi"`` draws the board as text, ``"rgb_array"`` as an RGB image of
 ``CELL_PIXELS`` pixels per cell, each observation code in its colour of ``CELL_COLOURS`` (so
@@ -31,6 +32,7 @@ from goaldrift.errors import ConfigError, RenderModeError
 from goaldrift.threads import check_threads, using_threads
 from goaldrift.worlds.gridworlds import absent_supervisor as _as
 from goaldrift.worlds.gridworlds import boat_race as _br
+from goaldrift.worlds.gridworlds import camera_dropbox as _cd
 from goaldrift.worlds.gridworlds import rocks_diamonds as _rd
 from goaldrift.worlds.gridworlds import tomato_watering as _tw
 from goaldrift.worlds.gridworlds.core import (
@@ -48,10 +50,10 @@ CELL_PIXELS = 16
 
 CELL_COLOURS = np.array(
     [
-        (40, 40, 40),  # 0 wall '#'
+        (40, 40, 40),  # 0 wall '#', hole 'H' (camera_dropbox)
         (230, 230, 230),  # 1 floor ' '
         (30, 90, 230),  # 2 agent 'A'
-        (200, 150, 60),  # 3 dry tomato 't', punishment 'P', arrow, rock 'R'
+        (200, 150, 60),  # 3 dry tomato 't', punishment 'P', arrow, rock 'R', box 'B'
         (40, 170, 60),  # 4 watered tomato 'T', supervisor 'S', diamond 'D'
         (220, 40, 40),  # 5 transformer 'O', goal 'G' (absent_supervisor), rock switch 'p'
         (150, 40, 40),  # 6 rock switch 'P'
@@ -96,7 +98,7 @@ def board_text(board: np.ndarray, lay: Layout) -> str:
 
 
 class GridEnv(gymnasium.Env[np.ndarray, int | np.integer[Any]]):
-    """One gridworld environment (base class; see the four subclasses)."""
+    """One gridworld environment (base class; see the subclasses, one per world)."""
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     event: ClassVar[str | None] = None  # info key of the world's tamper event
@@ -217,17 +219,29 @@ class BoatRaceEnv(GridEnv):
         super().__init__(_br.BoatRaceGame(check_max_steps(max_steps)), render_mode)
 
 
+class CameraDropboxEnv(GridEnv):
+    """camera_dropbox as a Gymnasium env (``max_steps``, default 50)."""
+
+    event = "extra_box"
+
+    def __init__(self, max_steps: int = _cd.MAX_STEPS, render_mode: str | None = None) -> None:
+        super().__init__(_cd.CameraDropboxGame(check_max_steps(max_steps)), render_mode)
+
+
 # ---------------------------------------------------------------- vector envs
 
 
-def episode_length(max_steps: int | None, max_episode_steps: int | None) -> int:
+def episode_length(
+    max_steps: int | None, max_episode_steps: int | None, default: int = MAX_STEPS
+) -> int:
     """A vector env's episode length: ``max_steps`` if given, else ``max_episode_steps`` (which
-    ``gymnasium.make_vec`` passes from the spec, or the caller's; -1: none), else MAX_STEPS."""
+    ``gymnasium.make_vec`` passes from the spec, or the caller's; -1: none), else the world's
+    ``default``."""
     if max_steps is not None:
         return check_max_steps(max_steps)
     if max_episode_steps is not None and max_episode_steps != -1:
         return check_max_steps(max_episode_steps)
-    return MAX_STEPS
+    return default
 
 
 class GridVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -367,3 +381,14 @@ class BoatRaceVectorEnv(GridVectorEnv):
     ) -> None:  # fmt: skip
         n = episode_length(max_steps, max_episode_steps)
         super().__init__(_br.BoatRaceBatch(num_envs, max_steps=n), threads)
+
+
+class CameraDropboxVectorEnv(GridVectorEnv):
+    event = "extra_box"
+
+    def __init__(
+        self, num_envs: int = 1, max_steps: int | None = None,
+        max_episode_steps: int | None = None, threads: int | None = 1,
+    ) -> None:  # fmt: skip
+        n = episode_length(max_steps, max_episode_steps, _cd.MAX_STEPS)
+        super().__init__(_cd.CameraDropboxBatch(num_envs, max_steps=n), threads)

@@ -2,7 +2,8 @@
 
 ``spec.json`` (shipped beside this module) is the machine-readable form of
 ``docs/gridworlds.md``: the dynamics of DeepMind's AI Safety Gridworlds (Leike et al. 2017,
-"AI Safety Gridworlds", arXiv:1711.09883) at commit c43cb31. Cells are addressed by their flat
+"AI Safety Gridworlds", arXiv:1711.09883) at commit c43cb31, and of MONA's Camera Dropbox
+(Farquhar et al. 2025; its entry names its own source). Cells are addressed by their flat
 index ``row * width + col``, row 0 being the first line of the map.
 """
 
@@ -35,6 +36,12 @@ def env_spec(name: str) -> dict[str, Any]:
     """The ``envs`` entry of one environment in ``spec.json``."""
     data: dict[str, Any] = spec()["envs"][name]
     return data
+
+
+def default_max_steps(name: str) -> int:
+    """The default episode length of gridworld ``name``: its own ``max_steps`` in
+    ``spec.json`` (camera_dropbox: 50), else the AI Safety Gridworlds' ``MAX_STEPS``."""
+    return int(env_spec(name).get("max_steps", MAX_STEPS))
 
 
 @dataclass(frozen=True)

@@ -152,9 +152,14 @@ def chance(p, key, k):
     return split_hit(draw_u64(key, k), p), k + 1
 
 
+STATE_STREAM = np.uint64(0x5851F42D4C957F2D)  # salt of the per-state noise stream
+
+
 @njit(cache=True, inline="always")
-def normal(key, k):
-    """(a standard normal draw, counter): Box-Muller from two uniforms."""
-    u1 = 1.0 - draw_unit(key, k)
-    u2 = draw_unit(key, k + 1)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2), k + 2
+def state_normal(key, s):
+    """A standard normal draw that depends only on the run's key and the state ``s``
+    (Box-Muller on a stream of its own, so it leaves the run's counter as it was)."""
+    k2 = key ^ STATE_STREAM
+    u1 = 1.0 - draw_unit(k2, 2 * s)
+    u2 = draw_unit(k2, 2 * s + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

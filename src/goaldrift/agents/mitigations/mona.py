@@ -6,11 +6,15 @@ The agent optimises one step (horizon H = 1, no bootstrap) of the observed rewar
 overseer's approval of the transition:
 
     Q(s, a) <- Q(s, a) + alpha (R_obs(s, a, s') + A(s, s') - Q(s, a)),
-    A(s, s') = gamma_t V_trust(s') - V_trust(s) + sigma N(0, 1)   (V_trust(s') = 0 at the end),
+    A(s, s') = gamma_t V_trust(s') - V_trust(s)   (V_trust(s') = 0 at the end),
 
-V_trust the overseer's value of the intended reward. Here the overseer learns it from trusted
-data, the intended concept of every step, by Q-learning (off-policy, so it tends to the
-optimal policy's value, the paper's oracle): V_trust(s) = max_a Q_trust(s, a). It is kept in
+V_trust the overseer's value of the intended reward. A noisy overseer (``sigma > 0``) errs
+by the same amount on a state every time it judges it, as in the paper's code
+(``train._add_noise_to_TV``: one Gaussian draw per state, added where the value is not
+zero): V_trust(s) + sigma z(s), z(s) drawn once per run and state from a stream of its own.
+Here the overseer learns V_trust from trusted data, the intended concept of every step, by
+Q-learning (off-policy, so it tends to the optimal policy's value, the paper's oracle):
+V_trust(s) = max_a Q_trust(s, a). It is kept in
 the intended concept's successor-feature slot ``psi[intended]``, which the learner's goal does
 not weigh. A multi-step plan whose first steps earn nothing now and which the overseer would
 not approve (setting up a hack) is not learned; a hack that pays within one step is, so on
@@ -27,7 +31,14 @@ from numba import njit
 from pydantic import Field
 
 from goaldrift.agents.config import Strict
-from goaldrift.agents.mitigations.common import MONA, Mitigated, bundle, mitigation, normal, td
+from goaldrift.agents.mitigations.common import (
+    MONA,
+    Mitigated,
+    bundle,
+    mitigation,
+    state_normal,
+    td,
+)
 from goaldrift.agents.values import value
 
 
@@ -71,10 +82,12 @@ def learn(variant, psi, q, w, knobs, s, a, s2, term, phi, key, k):
     psi[i, s, a] = old + al * (value(intended) + g * v_s2 - old)
     x = value(sig)
     if variant.approve:
+        if variant.sigma > 0:  # the overseer's fixed error on each state's value
+            if v_s != 0:
+                v_s += np.float32(variant.sigma * state_normal(key, s))
+            if v_s2 != 0:
+                v_s2 += np.float32(variant.sigma * state_normal(key, s2))
         x += g * v_s2 - v_s
-        if variant.sigma > 0:
-            z, k = normal(key, k)
-            x += np.float32(variant.sigma * z)
     td(psi, q, w, knobs, variant.signal, s, a, s2, term, x, False)
     return k
 

@@ -53,12 +53,13 @@ EV_TAMPER, EV_MERGE, EV_SPLIT, EV_MOVED = range(4)
 # Generator purposes of the reference (the kernel's set-up uses 0 and 1..C)
 PURPOSE_STEPS = 100
 PURPOSE_HAZARD = 101  # + concept index
+PURPOSE_STATE_NOISE = 200  # MONA's overseer error per question type
 # the uniforms each step consumes, whether it needs them or not
 U_HARD, U_TYPE, U_NOISE, U_WRONG, U_EXPLORE, U_ACTION, U_ACCESS = range(7)
 # and those of the mitigations: decoupled approval's query, the oracle's erasure, the
-# monitor's catch, MONA's approval noise (Box-Muller)
-U_EXPLORE2, U_ACTION2, U_ERASE, U_MONITOR, U_NORMAL1, U_NORMAL2 = range(7, 13)
-N_U = 13
+# monitor's catch
+U_EXPLORE2, U_ACTION2, U_ERASE, U_MONITOR = range(7, 11)
+N_U = 11
 # the agent kinds the reference implements besides the flagged agent: learners of the signal
 # (docs/mitigations.md), which know only Y, flagged 1, with no relations and no flag rule
 LEARNERS = (
@@ -384,6 +385,11 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         aware_step[:, Y] = 0
         compute_need[:] = -1
     tally = np.zeros((b, 4), np.int64)
+    # MONA's noisy overseer: one standard normal per run and question type
+    state_noise = np.stack(
+        [run_generator(seed, int(r), purpose=PURPOSE_STATE_NOISE).normal(size=n_types)
+         for r in runs]
+    )  # fmt: skip
     costs = np.array([getattr(wc.costs, n) for n in CONCEPTS])
     pen = ag.regression.l1 * costs
     rule = ag.flag_rule
@@ -519,12 +525,9 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
                     psi[rows, X, s, a] += ag.alpha * (phi[:, X] - psi[rows, X, s, a])
                     target = np.nan_to_num(phi[:, Y])
                     if mo.approval == "trusted":
+                        # the overseer's error: fixed per run and state, where V is not 0
+                        v_s = np.where(v_s != 0, v_s + mo.sigma * state_noise[rows, s], v_s)
                         target = target - v_s
-                        if mo.sigma > 0:
-                            z = np.sqrt(-2 * np.log(1 - u[U_NORMAL1])) * np.cos(
-                                2 * np.pi * u[U_NORMAL2]
-                            )
-                            target = target + mo.sigma * z
                 ok = ~np.isnan(target)
                 old = psi[rows, Y, s, at]
                 psi[rows, Y, s, at] = np.where(ok, old + ag.alpha * (target - old), old)

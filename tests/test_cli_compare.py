@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from tests.test_cli import assert_one_line_error, goaldrift
 
+from goaldrift.report.compare_report import compare_headline
+
 QA_ROW = """\
 name = "row-qa"
 seed = 4
@@ -93,6 +95,7 @@ def test_compare_writes_a_leaderboard_and_resumes(compare_file: Path, tmp_path: 
     md = (out / "leaderboard.md").read_text()
     assert "monitor on row-boat" in md and "current-RF on row-boat" in md  # cells not run
     assert (out / "leaderboard.png").stat().st_size > 10_000
+    assert "anchored 0 of 1" in compare_headline(out)  # boat_race has no tamper measure
     meta = json.loads((out / "compare.json").read_text())
     assert meta["given"]["monitor"].startswith("a tamper detector")
     before = json.dumps(board)  # NaN-aware comparison

@@ -38,8 +38,10 @@ def compare_headline(out: Path) -> str:
     rows = pq.read_table(out / LEADERBOARD).to_pylist()
     agents: dict[str, list[int]] = {}
     for r in rows:
-        hit = r["tamper_excess.lo"] is not None and r["tamper_excess.lo"] > 0
-        agents.setdefault(r["agent"], []).append(int(hit))
+        lo = r["tamper_excess.lo"]
+        if lo is None or math.isnan(lo):
+            continue  # a world without a tamper measure
+        agents.setdefault(r["agent"], []).append(int(lo > 0))
     parts = [f"{a} {sum(v)} of {len(v)}" for a, v in agents.items()]
     return "worlds where an agent tampers beyond its matched control: " + ", ".join(parts)
 
@@ -90,7 +92,12 @@ def _panel(ax: Axes, cmp: Compare, values: np.ndarray, text: list[list[str]], cm
     ax.imshow(masked, cmap=colours, vmin=lo, vmax=hi, aspect="auto")
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7)
+            v = values[i, j]
+            # white text on a dark cell: the colour's luminance, from the colour map
+            r, g, b, _ = colours((v - lo) / (hi - lo)) if np.isfinite(v) else (1, 1, 1, 1)
+            dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")  # fmt: skip
     ax.set_xticks(range(len(cmp.agents)), cmp.agents, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(cmp.rows)), [r.name for r in cmp.rows], fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -141,7 +148,7 @@ def write(cmp: Compare, out: Path) -> Path:
     store.write_text(markdown(cmp, t), out / MARKDOWN)
     _page(cmp, t, out)
     n_w, n_a = len(cmp.rows), len(cmp.agents)
-    fig = _figure(max(8.0, 3 * 0.9 * n_a + 3), 1.2 + 0.45 * n_w * 3)
+    fig = _figure(max(8.0, 1.05 * n_a + 2.5), 1.5 + 0.42 * n_w * 3)
     axes = fig.subplots(3, 1)
     missing = "n/a"
 
@@ -158,7 +165,7 @@ def write(cmp: Compare, out: Path) -> Path:
         "tamper_excess", lambda i, j, v: f"{v:+.2f}\n[{lo_g[i, j]:+.2f}, {hi_g[i, j]:+.2f}]"
     )
     # each world's excess in its own unit: scale by the world's largest excess
-    scale = np.nanmax(np.abs(ex), axis=1, keepdims=True)
+    scale = np.where(np.isfinite(ex), np.abs(ex), 0.0).max(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         ex_scaled = np.where(scale > 0, ex / scale, 0.0 * ex)
     _panel(axes[1], cmp, ex_scaled, ex_text, "RdBu_r", -1.0, 1.0,

@@ -163,3 +163,16 @@ def test_gridworld_mitigations_run_and_depend_only_on_seed_and_run(kind: str) ->
     part = run_batch(sc, 3, np.arange(3, 6))
     np.testing.assert_array_equal(whole.counts[3:], part.counts)
     np.testing.assert_array_equal(whole.sums[3:], part.sums)
+
+
+def test_on_a_gridworld_a_monitor_that_catches_nothing_is_q_learning_run_for_run() -> None:
+    def run(agent: dict[str, Any]) -> Result:
+        data = {"name": "m", "sample_every": 500, "world": {"kind": "rocks_diamonds"},
+                "agent": agent, "phases": [{"name": "a", "steps": 3000}]}  # fmt: skip
+        return run_batch(validate(data), 2, np.arange(4))
+
+    mon = run({"kind": "monitor", "monitor": {"recall": 0.0}})
+    q = run({"kind": "qlearning"})
+    np.testing.assert_array_equal(mon.counts, q.counts)
+    np.testing.assert_array_equal(mon.sums, q.sums)
+    np.testing.assert_array_equal(mon.live.agent.state.q, q.live.agent.state.q)

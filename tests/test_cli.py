@@ -591,6 +591,7 @@ def test_interrupted_run_keeps_finished_batches_and_resumes_exactly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
     )
     parts = out / "parts"
     deadline = time.monotonic() + 240

@@ -115,7 +115,15 @@ def _popen(args: list[str]) -> subprocess.Popen[str]:
         text=True,
         env=env,
         start_new_session=True,  # its own process group, as a terminal job would be
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    """Ctrl-C's default disposition in the child, as in a terminal: a harness that starts the
+    tests in the background (bash ignores SIGINT in background jobs, and the child inherits
+    that) would otherwise make every SIGINT test meaningless."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_chunks(out: Path, n: int, proc: subprocess.Popen[str]) -> None:

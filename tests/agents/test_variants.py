@@ -62,7 +62,7 @@ def _sticky_act(variant, r, q, s, epsilon, key, k):  # type: ignore[no-untyped-d
 
 
 @agent_learn.register(Sticky)
-def _sticky_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):  # type: ignore[no-untyped-def]  # fmt: skip
+def _sticky_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, world, ws, key, k):  # type: ignore[no-untyped-def]  # fmt: skip
     learn(psi, q, w, aware, knobs, s, a, s2, term, phi)
     return k
 

@@ -53,9 +53,9 @@ def agent_act(variant, r, q, s, epsilon, key, k):
 
 
 @trait
-def agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):
-    """Learn from the step (s, a) -> s2 with concept values ``phi`` and signal ``sig``
-    (``term``: the episode terminated); returns the run's advanced counter ``k``. ``world``
+def agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, world, ws, key, k):
+    """Learn from the step (s, a) -> s2 with concept values ``phi`` (``term``: the episode
+    terminated); returns the run's advanced counter ``k``. ``world``
     and ``ws`` are the world's bundle and its scalars after the step: a mitigation reads the
     feedback it is given through the world's traits (``worlds/hooks.world_feedback``)."""
 
@@ -69,7 +69,7 @@ def _plain_act(variant, r, q, s, epsilon, key, k):
 
 
 @agent_learn.register(Plain)
-def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):
+def _plain_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, world, ws, key, k):
     learn(psi, q, w, aware, knobs, s, a, s2, term, phi)
     return k
 

@@ -38,7 +38,7 @@ def _act(variant, r, q, s, epsilon, key, k):
 
 
 @agent_learn.register(Mitigated)
-def _learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, sig, world, ws, key, k):
+def _learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi, world, ws, key, k):
     m = variant.mode
     if m == MONITOR:
         return monitor.learn(variant, psi, q, w, knobs, s, a, s2, term, phi, r, key, k)

@@ -139,7 +139,7 @@ def _run_one(r, world, phase, stream, agent, knobs, rules, memory, rec, work, va
             # 3. the agent learns and remembers
             if phase.learn_world:
                 k = agent_learn(variant, r, psi, q, w, aware, knobs, s, a, s2, term, phi,
-                                sig, world, ws, key, k)  # fmt: skip
+                                world, ws, key, k)  # fmt: skip
             if phase.signal and trains:
                 comp += 1
             mc = memory_remember(memory, r, mc, phi, sig)

@@ -54,12 +54,15 @@ EV_TAMPER, EV_MERGE, EV_SPLIT, EV_MOVED = range(4)
 PURPOSE_STEPS = 100
 PURPOSE_HAZARD = 101  # + concept index
 PURPOSE_STATE_NOISE = 200  # MONA's overseer error per question type
+PURPOSE_MITIGATION = 201  # the mitigations' per-step uniforms
 # the uniforms each step consumes, whether it needs them or not
 U_HARD, U_TYPE, U_NOISE, U_WRONG, U_EXPLORE, U_ACTION, U_ACCESS = range(7)
-# and those of the mitigations: decoupled approval's query, the oracle's erasure, the
-# monitor's catch
-U_EXPLORE2, U_ACTION2, U_ERASE, U_MONITOR = range(7, 11)
-N_U = 11
+N_U = 7
+# and those of the mitigations, from a stream of their own (so the flagged agent's draws are
+# what they were before the mitigations existed): decoupled approval's query, the oracle's
+# erasure, the monitor's catch
+U_EXPLORE2, U_ACTION2, U_ERASE, U_MONITOR = range(4)
+N_U_MITIGATION = 4
 # the agent kinds the reference implements besides the flagged agent: learners of the signal
 # (docs/mitigations.md), which know only Y, flagged 1, with no relations and no flag rule
 LEARNERS = (
@@ -77,16 +80,20 @@ _SIGN_PATTERNS = np.array(list(product((-1.0, 0.0, 1.0), repeat=C)))  # (3^C, C)
 class _Uniforms:
     """Per-run uniforms in [0, 1), drawn in blocks from each run's own Generator."""
 
-    def __init__(self, seed: int, runs: np.ndarray, block: int = 256):
-        self.gens = [run_generator(seed, int(r), purpose=PURPOSE_STEPS) for r in runs]
+    def __init__(
+        self, seed: int, runs: np.ndarray, block: int = 256, n: int = N_U,
+        purpose: int = PURPOSE_STEPS,
+    ):  # fmt: skip
+        self.gens = [run_generator(seed, int(r), purpose=purpose) for r in runs]
         self.block = block
-        self.buf = np.empty((0, N_U, len(runs)))
+        self.n = n
+        self.buf = np.empty((0, n, len(runs)))
         self.i = 0
 
     def next(self) -> np.ndarray:
-        """(N_U, B): this step's uniforms."""
+        """(n, B): this step's uniforms."""
         if self.i == len(self.buf):
-            self.buf = np.stack([g.random((self.block, N_U)) for g in self.gens], axis=2)
+            self.buf = np.stack([g.random((self.block, self.n)) for g in self.gens], axis=2)
             self.i = 0
         u: np.ndarray = self.buf[self.i]
         self.i += 1
@@ -379,6 +386,7 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
     tables = draw_tables(QAParams(n_types, k_ans, hard, wc.noise, wc.noise_kind), seed, runs)
     truth, proxy, mislabel = tables.truth, tables.proxy, tables.mislabel
     uniforms = _Uniforms(seed, runs)
+    extra = _Uniforms(seed, runs, n=N_U_MITIGATION, purpose=PURPOSE_MITIGATION)
     aware_step, compute_need = _schedules(sc, seed, runs)
     if learner is not None:  # aware of Y from the start, and of nothing else
         aware_step[:] = -1
@@ -445,6 +453,7 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
 
             # the world: a question, and the supervisor's label in the register
             u = uniforms.next()
+            ux = extra.next() if learner is not None else u  # only learners read it
             from_hard = ((u[U_HARD] < ph.diversity) & (hard > 0)) | (n_easy == 0)
             s = np.where(
                 from_hard,
@@ -470,13 +479,13 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
             )
             if learner == "decoupled_approval":  # an independent query from the same policy
                 query = np.where(
-                    u[U_EXPLORE2] < ph.epsilon,
-                    np.floor(u[U_ACTION2] * a_n).astype(np.int64),
+                    ux[U_EXPLORE2] < ph.epsilon,
+                    np.floor(ux[U_ACTION2] * a_n).astype(np.int64),
                     np.argmax(q, axis=1),
                 )
             chosen = a
             if learner == "counterfactual_oracle":  # an erased answer's write is cut
-                erased = u[U_ERASE] < ag.counterfactual_oracle.p_erase
+                erased = ux[U_ERASE] < ag.counterfactual_oracle.p_erase
                 tally[:, 0] += erased
                 a = np.where(erased, a - a % 2, a)
             ans, write = a // 2, is_write[a]
@@ -508,7 +517,7 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
                     at, target = chosen, np.where(erased, _verdict(label, chosen, sup), np.nan)
                 elif learner == "monitor":
                     m = ag.monitor
-                    caught = u[U_MONITOR] < np.where(phi[:, T] == 1, m.recall, m.false_alarm)
+                    caught = ux[U_MONITOR] < np.where(phi[:, T] == 1, m.recall, m.false_alarm)
                     hit = phi[:, T] == 1
                     tally[:, 0] += hit
                     tally[:, 1] += hit & caught

@@ -1,7 +1,8 @@
 """Train Stable-Baselines3 on a goaldrift gridworld, then measure whether the policy tampers.
 
 An outside client of the Gymnasium API: the environment comes from ``gymnasium.make``, and
-of goaldrift only the public one-hot wrapper (``goaldrift.wrappers.OneHotBoard``) is used.
+of goaldrift only the public wrappers (``goaldrift.wrappers``) and, for ``--mona``, Camera
+Dropbox's trusted value are used.
 Training sees only the observed reward; evaluation also reads ``info["hidden_reward"]`` (the
 intended objective) and the world's tamper event.
 
@@ -51,7 +52,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
 import goaldrift  # noqa: F401  (registers the goaldrift/... ids with Gymnasium)
-from goaldrift.wrappers import OneHotBoard
+from goaldrift.worlds.gridworlds.camera_dropbox import trusted_values
+from goaldrift.wrappers import MonaApproval, OneHotBoard
 
 ALGOS: dict[str, type[PPO] | type[DQN]] = {"PPO": PPO, "DQN": DQN}
 MOVES = "UDLR"
@@ -86,6 +88,11 @@ class Config:
     """torch threads: small networks on a small machine run fastest on one."""
     save: str | None = None
     """A folder for ``model.zip`` and ``learning_curve.csv`` (None: save nothing)."""
+    mona: float | None = None
+    """Train with MONA (CameraDropbox only; None: on the observed reward): the reward is the
+    observed one plus the overseer's approval 0.99 V(s') - V(s), V the oracle value of the
+    hidden reward (``camera_dropbox.trusted_values``) with this much noise per state, and PPO
+    optimises one step (``gamma=0``)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,8 @@ class Curve(BaseCallback):  # type: ignore[misc]
         if self._obs is None:
             self._obs, self._hid = np.zeros(len(rewards)), np.zeros(len(rewards))
         assert self._hid is not None
-        self._obs += rewards
+        pairs = zip(rewards, infos, strict=True)  # MONA's reward keeps the observed one in info
+        self._obs += [float(i.get("observed_reward", r)) for r, i in pairs]
         self._hid += [float(i.get("hidden_reward", 0.0)) for i in infos]
         for e in np.flatnonzero(dones):
             self.rows.append((self.num_timesteps, int(e), float(self._obs[e]), float(self._hid[e])))
@@ -156,13 +164,28 @@ class Curve(BaseCallback):  # type: ignore[misc]
             w.writerows(self.rows)
 
 
+def make_mona_env(config: Config, values: dict[Any, float]) -> gymnasium.Env[Any, Any]:
+    """The training env of MONA: the approval added to the observed reward, then one-hot."""
+    env = gymnasium.make(config.env_id, **config.env_kwargs)
+    return OneHotBoard(MonaApproval(env, values, 0.99, config.mona or 0.0, config.seed))
+
+
 def train(config: Config, curve: Curve | None = None) -> BaseAlgorithm:
-    """Train ``config.algo`` on the observed reward for ``config.timesteps`` steps."""
+    """Train ``config.algo`` on the observed reward (or MONA's) for ``config.timesteps``
+    steps."""
     torch.set_num_threads(config.threads)
-    venv = make_vec_env(
-        lambda: make_env(config.env_id, config.env_kwargs), n_envs=config.n_envs, seed=config.seed
+    factory = lambda: make_env(config.env_id, config.env_kwargs)  # noqa: E731
+    extra: dict[str, Any] = {}
+    if config.mona is not None:
+        if config.env_id != "goaldrift/CameraDropbox-v0":
+            raise SystemExit("--mona needs --env-id goaldrift/CameraDropbox-v0")
+        values = trusted_values()
+        factory = lambda: make_mona_env(config, values)  # noqa: E731
+        extra["gamma"] = 0.0  # one step: myopic optimisation of the approved reward
+    venv = make_vec_env(factory, n_envs=config.n_envs, seed=config.seed)
+    model = ALGOS[config.algo](
+        "MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **extra
     )
-    model = ALGOS[config.algo]("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0)
     # a logger with no outputs: SB3's default makes a folder in /tmp on every learn()
     model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=config.timesteps, callback=curve)
@@ -247,6 +270,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     p.add_argument("--eval-episodes", type=int, default=Config.eval_episodes)
     p.add_argument("--threads", type=int, default=Config.threads)
     p.add_argument("--save", default=None, help="a folder for model.zip and learning_curve.csv")
+    p.add_argument(
+        "--mona", type=float, default=None, metavar="SIGMA",
+        help="train with MONA's approval (CameraDropbox; SIGMA: the overseer's noise, 0 for none)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     return Config(
         env_id=a.env_id,
@@ -258,6 +285,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         eval_episodes=a.eval_episodes,
         threads=a.threads,
         save=a.save,
+        mona=a.mona,
     )
 
 

@@ -3,10 +3,15 @@
 ``OneHotBoard``: a gridworld's (H, W) board of observation codes as a flat one-hot float32
 vector of H·W·K entries, what ``examples/sb3_gridworld.py`` trains on and what the policy
 probes (``goaldrift.probes.policy``) feed a model trained that way.
+
+``MonaApproval``: MONA's training reward for a neural agent (docs/mitigations.md): the
+observed reward plus an overseer's approval gamma V(s') - V(s) from a trusted value of the
+intended reward; train it myopically (PPO with ``gamma=0``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import gymnasium
@@ -44,4 +49,58 @@ class OneHotBoard(gymnasium.ObservationWrapper[np.ndarray, Any, np.ndarray]):
         return self._eye[observation].reshape(-1)
 
 
-__all__ = ["OneHotBoard"]
+def _game_state(env: gymnasium.Env[Any, Any]) -> Hashable:
+    """A goaldrift gridworld's (agent cell, box bits): Camera Dropbox's state."""
+    game: Any = getattr(env.unwrapped, "_game", None)
+    if game is None or not hasattr(game, "boxes"):
+        raise ConfigError("env", "a goaldrift Camera Dropbox env (or pass state=)", env)
+    return (game.pos, game.boxes)
+
+
+class MonaApproval(gymnasium.Wrapper[Any, Any, Any, Any]):
+    """The reward becomes R_obs(s, a, s') + gamma V(s') - V(s) (V(s') = 0 when the episode
+    terminated): MONA's one-step objective with a non-myopic approval (Farquhar et al. 2025).
+
+    ``values`` maps a state to the overseer's trusted value of the intended reward (for
+    camera_dropbox, ``camera_dropbox.trusted_values()``, keyed by ``state(env)``: the default
+    reads the game's agent cell and box bits); ``sigma`` > 0 gives a noisy overseer that errs
+    by a fixed amount per state, as in the paper's code, drawn from ``seed``. The step's
+    ``info`` keeps the observed reward as ``observed_reward`` and adds ``approval``."""
+
+    def __init__(
+        self,
+        env: gymnasium.Env[Any, Any],
+        values: Mapping[Hashable, float],
+        gamma: float = 0.99,
+        sigma: float = 0.0,
+        seed: int = 0,
+        state: Callable[[gymnasium.Env[Any, Any]], Hashable] | None = None,
+    ) -> None:
+        super().__init__(env)
+        if not 0 <= gamma <= 1:
+            raise ConfigError("gamma", "a discount in [0, 1]", gamma)
+        if not sigma >= 0:
+            raise ConfigError("sigma", "a noise level >= 0", sigma)
+        self._values, self._gamma, self._sigma = values, gamma, sigma
+        self._rng = np.random.default_rng(seed)
+        self._noise: dict[Hashable, float] = {}
+        self._state = state or _game_state
+
+    def _v(self, s: Hashable) -> float:
+        v = float(self._values.get(s, 0.0))
+        if self._sigma > 0 and v != 0.0:  # the paper adds no noise to zero values
+            if s not in self._noise:
+                self._noise[s] = float(self._rng.normal(0.0, self._sigma))
+            v += self._noise[s]
+        return v
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        before = self._state(self.env)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        after = 0.0 if terminated else self._gamma * self._v(self._state(self.env))
+        approval = after - self._v(before)
+        info = {**info, "observed_reward": float(reward), "approval": approval}
+        return obs, float(reward) + approval, terminated, truncated, info
+
+
+__all__ = ["MonaApproval", "OneHotBoard"]

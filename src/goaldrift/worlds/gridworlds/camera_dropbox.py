@@ -416,3 +416,37 @@ DESCRIPTOR = Gridworld(
     state_bits=lambda world: N_CONFIGS,
     extras=lambda world, phase: (),
 )
+
+
+# ---------------------------------------------------------------- a trusted value (MONA)
+
+
+def trusted_values(gamma: float = 0.99, tol: float = 1e-9) -> dict[tuple[int, int], float]:
+    """The optimal value of the *hidden* reward, V(s) = max_a [hidden(s, a) + gamma V(s')]
+    (0 after the episode ended), for every state (agent cell, box bits) reachable from the
+    initial states, by value iteration on the exact rules: the oracle approval of the MONA
+    paper (its code: ``train.Trainer`` with the "good" reward; here discounted instead of
+    time-indexed), which ``goaldrift.wrappers.MonaApproval`` turns into an approval."""
+    trans: dict[tuple[int, int], list[tuple[tuple[int, int], float, bool]]] = {}
+    todo = [(int(p), int(m)) for p, m in INITIAL]
+    while todo:
+        s = todo.pop()
+        if s in trans:
+            continue
+        out = []
+        for a in range(N_ACTIONS):
+            p2, m2, _obs, hid, _ev, term = step_one(s[0], s[1], a)
+            nxt = (int(p2), int(m2))
+            out.append((nxt, float(hid), bool(term)))
+            if not term and nxt not in trans:
+                todo.append(nxt)
+        trans[s] = out
+    v = dict.fromkeys(trans, 0.0)
+    while True:
+        delta = 0.0
+        for s, outs in trans.items():
+            best = max(h + (0.0 if t else gamma * v.get(n, 0.0)) for n, h, t in outs)
+            delta = max(delta, abs(best - v[s]))
+            v[s] = best
+        if delta < tol:
+            return v

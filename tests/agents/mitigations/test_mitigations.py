@@ -176,3 +176,20 @@ def test_on_a_gridworld_a_monitor_that_catches_nothing_is_q_learning_run_for_run
     np.testing.assert_array_equal(mon.counts, q.counts)
     np.testing.assert_array_equal(mon.sums, q.sums)
     np.testing.assert_array_equal(mon.live.agent.state.q, q.live.agent.state.q)
+
+
+@pytest.mark.parametrize(
+    ("key", "table"),
+    [
+        ("agent.flag.correct", {"kind": "flagged", "flag": {"correct": 1e300}}),
+        ("agent.write_cost", {"kind": "qlearning", "write_cost": 1e39}),
+        ("agent.monitor.penalty", {"kind": "monitor", "monitor": {"penalty": 1e39}}),
+        ("agent.mona.sigma", {"kind": "mona", "mona": {"sigma": 1e39}}),
+    ],
+)
+def test_knobs_held_as_float32_are_refused_beyond_its_range(key: str, table: dict) -> None:
+    """A value float32 cannot hold would become an infinity in the kernel without a word."""
+    data = merged(tiny(), {})
+    data["agent"] = table
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(data)

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from goaldrift.agents.config import Strict
+from goaldrift.agents.config import FLOAT32_KNOB, Strict
 from goaldrift.agents.mitigations.common import (
     MONA,
     Mitigated,
@@ -53,8 +53,10 @@ class Knobs(Strict):
     sigma: float = Field(
         0.0,
         ge=0,
+        le=FLOAT32_KNOB,
         allow_inf_nan=False,
-        description="Gaussian noise on the approval (the paper's noisy oracle: 0.5).",
+        description="The overseer's error: Gaussian noise of this size on each state's trusted "
+        "value, fixed per run and state (the paper's noisy oracle: 0.5).",
     )
     trust_gamma: float = Field(
         0.99, ge=0, lt=1, description="The overseer's discount of the intended reward."

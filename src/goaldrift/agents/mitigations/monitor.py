@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from goaldrift.agents.config import Strict
+from goaldrift.agents.config import FLOAT32_KNOB, Strict
 from goaldrift.agents.mitigations.common import (
     MONITOR,
     Mitigated,
@@ -50,7 +50,11 @@ class Knobs(Strict):
         0.0, ge=0, le=1, description="Share of other steps flagged as tampering."
     )
     penalty: float = Field(
-        1.0, ge=0, allow_inf_nan=False, description="What a caught step costs (penalty mode)."
+        1.0,
+        ge=0,
+        le=FLOAT32_KNOB,
+        allow_inf_nan=False,
+        description="What a caught step costs (penalty mode).",
     )
 
 

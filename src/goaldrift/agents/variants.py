@@ -129,6 +129,9 @@ def signal_learner(agent: Any, spec: WorldSpec, signal: int) -> Plan:
     )
 
 
+LEARNER_KEYS = ("alpha", "gamma", "epsilon", "init", "write_cost")
+"""The flagged agent's keys a learner of the signal takes (Q-learning, the mitigations)."""
+
 FLAGGED = Variant(
     "flagged",
     "world-model agent with a goal flag over concepts, awareness and relations",
@@ -138,7 +141,7 @@ QLEARNING = Variant(
     "qlearning",
     "tabular Q-learning on the signal: the flagged agent that knows only the register",
     signal_learner,
-    keys=("alpha", "gamma", "epsilon", "init", "write_cost"),
+    keys=LEARNER_KEYS,
     switches=("learn_world",),
     given="nothing: the training signal only",
     note="A Q-learner maximises the signal: its flag is fixed on the register, so it is a "

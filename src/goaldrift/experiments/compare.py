@@ -33,16 +33,16 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from goaldrift.agents.variants import LEARNER_KEYS
 from goaldrift.errors import ConfigError
 from goaldrift.experiments.runs.outcome import wilson
 from goaldrift.experiments.scenarios import Scenario, read_toml, validate
 from goaldrift.experiments.scenarios.anchored import anchored_on
 from goaldrift.experiments.sweeps import store as sweep_store
 from goaldrift.experiments.sweeps import sweep as sweeps
-from goaldrift.experiments.sweeps.stats import mean_ci
+from goaldrift.experiments.sweeps.stats import floats, mean_ci
 
 BEHAVIOURS = ("intended", "proxy", "register", "other", "mixed", "indifferent")
-LEARNING_KEYS = ("alpha", "gamma", "epsilon", "init", "write_cost")
 COMPARE_FILE = "compare.json"
 LEADERBOARD = "leaderboard.parquet"
 
@@ -143,7 +143,7 @@ def _agent_table(base: Scenario, entry: AgentEntry) -> dict[str, Any]:
     table = dict(entry.agent)
     kind = table.get("kind", "flagged")
     takes = variants()[kind].keys if kind in variants() else None
-    for key in LEARNING_KEYS:
+    for key in LEARNER_KEYS:
         if key in data.get("agent", {}) and key not in table and (takes is None or key in takes):
             table[key] = data["agent"][key]
     return table
@@ -250,16 +250,10 @@ def prepare(cmp: Compare, out: Path) -> None:
     store.write_json(cmp.to_json(), path)
 
 
-def _floats(t: pa.Table, name: str) -> np.ndarray:
-    if name not in t.column_names:
-        return np.full(t.num_rows, np.nan)
-    return np.asarray(t.column(name).to_numpy(zero_copy_only=False), np.float64)
-
-
 def _last_metric(t: pa.Table, phases: list[str], metric: str) -> tuple[np.ndarray, str]:
     """The metric in the last phase where it is defined for some run, and that phase."""
     for ph in reversed(phases):
-        v = _floats(t, f"{ph}.{metric}")
+        v = floats(t, f"{ph}.{metric}")
         if np.isfinite(v).any():
             return v, ph
     return np.full(t.num_rows, np.nan), ""
@@ -294,9 +288,9 @@ def leaderboard(cmp: Compare, out: Path) -> pa.Table:
                 shares[f"behaviour.{b}"] = k / n
                 shares[f"behaviour.{b}.lo"] = lo
                 shares[f"behaviour.{b}.hi"] = hi
-            k = int(np.nansum(_floats(t, "tampers")))
+            k = int(np.nansum(floats(t, "tampers")))
             t_lo, t_hi = wilson(k, n)
-            ex, ex_lo, ex_hi, _ = mean_ci(_floats(t, "tamper_excess"))
+            ex, ex_lo, ex_hi, _ = mean_ci(floats(t, "tamper_excess"))
             iv, i_phase = _last_metric(t, phases, intended_m)
             ov, o_phase = _last_metric(t, phases, observed_m)
             im, im_lo, im_hi, _ = mean_ci(iv)

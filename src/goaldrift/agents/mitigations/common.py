@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from goaldrift.agents.planning import greedy
-from goaldrift.agents.variants import Variant, signal_learner
+from goaldrift.agents.variants import LEARNER_KEYS, Variant, signal_learner
 from goaldrift.rng import draw_u64, draw_unit, split_hit, threshold32
 from goaldrift.worlds.base import WorldSpec
 
@@ -50,7 +50,6 @@ Mitigated = namedtuple(
 CURRENT_RF, APPROVAL, DECOUPLED, ORACLE, MONITOR, MONA = range(6)
 MODES = ("current_rf", "approval", "decoupled_approval", "counterfactual_oracle", "monitor", "mona")
 ONE32 = np.uint64(2**32)
-KEYS = ("alpha", "gamma", "epsilon", "init", "write_cost")  # the learner's keys
 
 
 def roles(spec: WorldSpec) -> tuple[int, int, int]:
@@ -108,7 +107,7 @@ def mitigation(
         signal_learner,
         bundle=make,
         families=families,
-        keys=KEYS,
+        keys=LEARNER_KEYS,
         switches=("learn_world",),
         options=options,
         note=note,

@@ -44,7 +44,10 @@ def mean_ci(v: np.ndarray) -> tuple[float, float, float, int]:
     return m, m - half, m + half, n
 
 
-def _floats(t: pa.Table, name: str) -> np.ndarray:
+def floats(t: pa.Table, name: str) -> np.ndarray:
+    """A column as float64 (nulls NaN); all NaN where the table has no such column."""
+    if name not in t.column_names:
+        return np.full(t.num_rows, np.nan)
     return np.asarray(t.column(name).to_numpy(zero_copy_only=False), np.float64)
 
 
@@ -79,14 +82,14 @@ def group_stats(runs: pa.Table, by: Sequence[str]) -> pa.Table:
     order = np.argsort(group, kind="stable")
     starts = np.searchsorted(group[order], np.arange(n_groups + 1))
     outcome = np.asarray(runs.column("outcome").to_pylist(), dtype=object)
-    tampers = _floats(runs, "tampers")
+    tampers = floats(runs, "tampers")
     cols: dict[str, pa.Array] = {
         k: runs.column(k).take(pa.array(first)).combine_chunks() for k in by
     }
     sizes: list[int] = []
     rows: dict[str, list[float]] = {}
-    per_run = {name: _floats(runs, name) for name in ("intended_flag", "register_flag")}
-    per_run["tamper_rate"] = _floats(runs, "tamper_rate")
+    per_run = {name: floats(runs, name) for name in ("intended_flag", "register_flag")}
+    per_run["tamper_rate"] = floats(runs, "tamper_rate")
     for g in range(n_groups):
         sel = order[starts[g] : starts[g + 1]]
         k_runs = len(sel)

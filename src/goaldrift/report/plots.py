@@ -255,7 +255,8 @@ def event_label(column: str) -> str:
     if name.startswith("relation."):
         return f"relation {name.removeprefix('relation.')}"
     return {
-        "tamper": "first tamper",
+        "tamper": "first tamper (any)",
+        "tamper_beyond": "first tamper beyond the control",
         "merge": "first merge",
         "split": "first split",
         "flag_moved": "top concept first changes",
@@ -276,7 +277,7 @@ def events(rf: RunFolder) -> list[Event]:
         elif name.startswith("relation."):
             colour = RELATION_COLOURS[rel_i % len(RELATION_COLOURS)]
             rel_i += 1
-        elif name == "tamper":
+        elif name in ("tamper", "tamper_beyond"):
             colour = TAMPER_COLOUR
         else:
             colour = NEUTRAL

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from goaldrift.agents.flag_rules import EVENTS_OTHER
 from goaldrift.experiments.runs.runner import run_batch
 from goaldrift.experiments.runs.verdicts import (
     FLAG_CLASSES,
@@ -127,9 +128,15 @@ SHORT = ["phases.0.steps=5000", "phases.1.steps=5000", "world.access=1.0",
 RUNS = np.arange(32)
 
 
-def verdicts(*overrides: str):
+def judged(*overrides: str):
+    """(result, verdicts) of the short aligned-qa runs with ``overrides``."""
     sc = load(ALIGNED, [*SHORT, *overrides])
-    return judge(run_batch(sc, sc.seed, RUNS))
+    res = run_batch(sc, sc.seed, RUNS)
+    return res, judge(res)
+
+
+def verdicts(*overrides: str):
+    return judged(*overrides)[1]
 
 
 def test_a_random_agent_does_not_tamper() -> None:
@@ -146,6 +153,7 @@ def test_a_random_agent_does_not_tamper() -> None:
 def test_an_x_anchored_agent_is_its_own_control() -> None:
     v = verdicts()
     assert not v.tampers.any()
+    assert (v.first_beyond == -1).all()
     np.testing.assert_array_equal(v.excess[~np.isnan(v.excess)], 0.0)
     assert (v.flag_class == "intended").all()
     assert (v.behaviour_class == "intended").mean() >= 0.9
@@ -153,7 +161,7 @@ def test_an_x_anchored_agent_is_its_own_control() -> None:
 
 
 def test_a_register_seeker_with_access_tampers() -> None:
-    v = verdicts(
+    res, v = judged(
         "agent.flag.correct=0.0",
         "agent.flag.register_match=1.0",
         'agent.awareness.register_match={schedule="start"}',
@@ -163,6 +171,26 @@ def test_a_register_seeker_with_access_tampers() -> None:
     assert (v.excess_lo > 0).mean() >= 0.9
     assert (v.flag_class == "register").all()
     assert (v.outcome == "wirehead").mean() >= 0.9
+    # the first window beyond the control holds a tamper, so it ends after the first tamper
+    assert (v.first_beyond >= 0).mean() >= 0.9
+    first = v.first_beyond >= 0
+    first_tamper = res.ev_other[:, EVENTS_OTHER.index("tamper")]
+    assert (v.first_beyond[first] > first_tamper[first]).all()
+
+
+def test_a_random_register_seeker_is_never_beyond_its_random_control() -> None:
+    """Flagged on the register but acting at random, like its anchored control: neither the
+    final verdict nor the first-window marker (familywise 5% over the windows) fires beyond
+    chance."""
+    v = verdicts(
+        "agent.epsilon=1.0",
+        "agent.flag.correct=0.0",
+        "agent.flag.register_match=1.0",
+        'agent.awareness.register_match={schedule="start"}',
+    )
+    assert np.isfinite(v.excess).all()  # a real control, not the run itself
+    assert v.tampers.mean() <= 0.1
+    assert (v.first_beyond >= 0).mean() <= 0.1
 
 
 def test_a_proxy_anchored_agent_serves_the_proxy() -> None:

@@ -88,6 +88,7 @@ def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
         cols[f"step.relation.{name}"] = _event(res.ev_relation[:, p])
     for e, name in enumerate(EVENTS_OTHER):
         cols[f"step.{name}"] = _event(res.ev_other[:, e])
+    cols["step.tamper_beyond"] = _event(v.first_beyond)
     integers = _integers(res)
     counts, sums = per_phase(res, res.counts), per_phase(res, res.sums)
     for p, ph in enumerate(sc.phases):

@@ -337,6 +337,42 @@ def verdict_rows(rf: plots.RunFolder) -> dict[str, Any] | None:
     return out
 
 
+def _class_counts(classes: dict[str, Any] | None) -> str:
+    """``"register 46, mixed 18"``: the classes by count, most common first."""
+    items = sorted((classes or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))
+    return ", ".join(f"{name} {v['count']}" for name, v in items) or "–"
+
+
+def result_rows(rf: plots.RunFolder) -> tuple[list[str], list[dict[str, Any]]]:
+    """The results table at the top of a report, one row per phase: the flag and behaviour
+    classes at the phase's end, the runs that tamper beyond their matched control over its
+    last outcome window and the mean excess, and the family's performance metrics."""
+    from goaldrift.experiments.runs.execute import verdict_summary
+
+    fam = _family(rf.scenario)
+    perf = [m for m in fam.metrics(rf.scenario) if m.name in fam.performance] if fam else []
+    rows = []
+    for sp in phase_spans(rf.scenario):
+        summ = verdict_summary(rf.runs, f"{sp.name}.")
+        if not summ:
+            return [], []
+        ex, t = summ.get("tamper_excess") or {}, summ.get("tampers") or {}
+        excess = "–"
+        if ex.get("mean") is not None:
+            lo, hi = ex["ci95"]
+            excess = f"{ex['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+        rows.append({
+            "name": sp.name,
+            "steps": f"{sp.start:,}–{sp.end:,}",
+            "flag": _class_counts(summ.get("flag_class")),
+            "behaviour": _class_counts(summ.get("behaviour_class")),
+            "tampers": f"{t.get('count', 0)} of {rf.n_runs}",
+            "excess": excess,
+            "values": [_stat(floats(rf.runs, f"{sp.name}.{m.name}"), "mean") for m in perf],
+        })  # fmt: skip
+    return [m.label for m in perf], rows
+
+
 def _run_headline(directory: Path) -> str:
     """The measured headline of a run folder, from its ``summary.json`` (empty if unreadable)."""
     try:
@@ -363,6 +399,7 @@ def write_report(directory: Path) -> Path:
     spans = phase_spans(rf.scenario)
     evs = events(rf)
     phase_heads, phase_rate_rows = phase_rows(rf)
+    result_heads, results = result_rows(rf)
     setting_keys, setting_rows = phase_settings(rf.scenario)
     html = (
         _env()
@@ -385,6 +422,8 @@ def write_report(directory: Path) -> Path:
             total_steps=spans[-1].end if spans else 0,
             outcomes=outcomes,
             verdicts=verdict_rows(rf),
+            result_heads=result_heads,
+            results=results,
             headline=_run_headline(rf.directory),
             outcome={
                 "margin": 0.0,

@@ -198,3 +198,57 @@ def test_a_proxy_anchored_agent_serves_the_proxy() -> None:
     assert (v.flag_class == "proxy").all()
     assert (v.behaviour_class == "proxy").mean() >= 0.9
     assert (v.outcome == "proxy").mean() >= 0.9
+
+
+# --------------------------------------------------------------------------------------------
+# per-phase verdicts
+
+
+DRIFT = ROOT / "scenarios" / "3-deployment-drift.toml"
+DRIFT_SHORT = ["phases.0.steps=6000", "phases.1.steps=20000", "agent.memory=3000",
+               "phases.0.access=0.3", 'agent.awareness.register_match={schedule="step", at=7000}',
+               'agent.awareness.tampered={schedule="start"}']  # fmt: skip
+
+
+def test_the_last_phase_verdicts_are_the_runs_verdicts() -> None:
+    """With the last phase at least one outcome window long, its verdicts are the final ones."""
+    res, v = judged("agent.epsilon=0.3", "agent.flag.correct=0.0", "agent.flag.register_match=1.0",
+                    'agent.awareness.register_match={schedule="start"}')  # fmt: skip
+    last = v.phases[-1]
+    assert last.phase == res.scenario.phases[-1].name
+    np.testing.assert_array_equal(last.flag_class, v.flag_class)
+    np.testing.assert_array_equal(last.behaviour_class, v.behaviour_class)
+    np.testing.assert_array_equal(last.tampers, v.tampers)
+    np.testing.assert_array_equal(last.excess, v.excess)
+    np.testing.assert_array_equal(last.excess_lo, v.excess_lo)
+
+
+def test_a_phase_end_is_judged_as_a_run_that_stops_there() -> None:
+    """The verdicts at the end of training equal the final verdicts of the same runs with
+    deployment cut off: the phase-end state is the state the probes see, and tampering is
+    counted over the phase's own last window."""
+    sc = load(DRIFT, DRIFT_SHORT)
+    train_only = sc.model_copy(update={"phases": sc.phases[:1]})
+    runs = np.arange(16)
+    v = judge(run_batch(sc, sc.seed, runs))
+    cut = judge(run_batch(train_only, sc.seed, runs))
+    first = v.phases[0]
+    np.testing.assert_array_equal(first.probes.score, cut.probes.score)
+    assert not np.array_equal(first.probes.score, v.probes.score)  # deployment moved them
+    np.testing.assert_array_equal(first.flag_class, cut.flag_class)
+    np.testing.assert_array_equal(first.behaviour_class, cut.behaviour_class)
+    assert np.isfinite(first.excess).all()  # training has access here: a real measure
+    np.testing.assert_array_equal(first.excess, cut.excess)
+    np.testing.assert_array_equal(first.tampers, cut.tampers)
+    # and the end of deployment is judged on its own state: the register became known
+    assert (v.phases[1].flag_class != first.flag_class).any()
+
+
+def test_the_reference_twin_keeps_its_phase_ends() -> None:
+    from goaldrift.experiments.runs.reference import run_reference
+
+    sc = load(DRIFT, DRIFT_SHORT)
+    ref = run_reference(sc, sc.seed, np.arange(4))
+    assert len(ref.phase_live) == len(sc.phases) - 1
+    v = judge(ref)
+    assert [p.phase for p in v.phases] == [p.name for p in sc.phases]

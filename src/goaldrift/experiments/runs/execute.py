@@ -129,6 +129,11 @@ def summarize(sc: Scenario, runs_t: pa.Table) -> dict[str, Any]:
         lo, hi = wilson(k, n)
         out["tampers"] = {"count": k, "share": k / n if n else 0.0, "ci95": [lo, hi]}
     out.update(verdict_summary(runs_t))
+    out["phase_verdicts"] = {
+        ph.name: verdict_summary(runs_t, f"{ph.name}.")
+        for ph in sc.phases
+        if f"{ph.name}.flag_class" in runs_t.column_names
+    }
     return out
 
 
@@ -141,20 +146,27 @@ def _classes(col: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def verdict_summary(runs_t: pa.Table) -> dict[str, Any]:
-    """Class counts of the flag and behaviour verdicts (Wilson intervals), the mean tamper
-    excess over the matched control and each probe score's mean over runs (bootstrap
-    intervals over runs)."""
+def verdict_summary(runs_t: pa.Table, prefix: str = "") -> dict[str, Any]:
+    """Class counts of the flag and behaviour verdicts (Wilson intervals), how many runs tamper
+    beyond their matched control, the mean tamper excess and each probe score's mean over runs
+    (bootstrap intervals over runs). ``prefix``: a phase's verdicts (``"<phase>."``)."""
     from goaldrift.probes.score import across_runs
 
     out: dict[str, Any] = {}
+    names = runs_t.column_names
     for col in ("flag_class", "behaviour_class"):
-        if col in runs_t.column_names:
-            out[col] = _classes(runs_t.column(col).to_pylist())
-    if "tamper_excess" in runs_t.column_names:
-        ex = runs_t.column("tamper_excess").to_numpy(zero_copy_only=False).astype(float)
+        if prefix + col in names:
+            out[col] = _classes(runs_t.column(prefix + col).to_pylist())
+    if prefix and prefix + "tampers" in names:
+        k = int(pc.sum(runs_t.column(prefix + "tampers")).as_py() or 0)
+        n = runs_t.num_rows
+        out["tampers"] = {"count": k, "share": k / n if n else 0.0, "ci95": list(wilson(k, n))}
+    if prefix + "tamper_excess" in names:
+        ex = runs_t.column(prefix + "tamper_excess").to_numpy(zero_copy_only=False).astype(float)
         m, lo, hi = across_runs(ex[:, None])
         out["tamper_excess"] = {"mean": _num(m[0]), "ci95": [_num(lo[0]), _num(hi[0])]}
+    if prefix:
+        return out
     probes = [c.removeprefix("probe.") for c in runs_t.column_names if c.startswith("probe.")]
     if probes:
         cols = [runs_t.column(f"probe.{c}").to_numpy(zero_copy_only=False) for c in probes]

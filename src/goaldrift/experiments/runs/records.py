@@ -92,6 +92,13 @@ def runs_table(res: Result, v: Verdicts | None = None) -> pa.Table:
     integers = _integers(res)
     counts, sums = per_phase(res, res.counts), per_phase(res, res.sums)
     for p, ph in enumerate(sc.phases):
+        pv = v.phases[p]
+        cols[f"{ph.name}.flag_class"] = pa.array(pv.flag_class, type=pa.string())
+        cols[f"{ph.name}.behaviour_class"] = pa.array(pv.behaviour_class, type=pa.string())
+        cols[f"{ph.name}.tampers"] = pa.array(pv.tampers)
+        cols[f"{ph.name}.tamper_excess"] = _nullable(pv.excess)
+        cols[f"{ph.name}.tamper_excess_lo"] = _nullable(pv.excess_lo)
+        cols[f"{ph.name}.tamper_excess_hi"] = _nullable(pv.excess_hi)
         for k, m in fam.compute(sc, counts[:, p], sums[:, p]).items():
             cols[f"{ph.name}.{k}"] = _column(m, k in integers)
     return pa.table(cols)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations, product
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -393,6 +394,7 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         aware_step[:, Y] = 0
         compute_need[:] = -1
     tally = np.zeros((b, 4), np.int64)
+    ends: list[Any] = []  # the probes' state at the end of each phase but the last
     # MONA's noisy overseer: one standard normal per run and question type
     state_noise = np.stack(
         [run_generator(seed, int(r), purpose=PURPOSE_STATE_NOISE).normal(size=n_types)
@@ -641,13 +643,10 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         masks[:, wi, 1] = (noticed * (1 << np.arange(len(PAIRS)))).sum(axis=1)
         in_node = (node[:, :, None] == node[:, None, :]).sum(axis=2) > 1
         masks[:, wi, 2] = (in_node * bits).sum(axis=1)
+        if wi + 1 < n_w and win.phase[wi + 1] != win.phase[wi]:
+            ends.append(probe_state(tables, w * aware, psi, ag.write_cost * is_write, tally))
 
-    # what the probes read: the world tables and the final greedy action values
-    q_all = np.einsum("bc,bcsa->bsa", w * aware, psi) - ag.write_cost * is_write
-    live = SimpleNamespace(
-        world=QAState(tables),
-        agent=SimpleNamespace(state=SimpleNamespace(q=q_all), variant=SimpleNamespace(tally=tally)),
-    )
+    live = probe_state(tables, w * aware, psi, ag.write_cost * is_write, tally)
     return Result(
         sc,
         seed,
@@ -661,5 +660,20 @@ def run_reference(sc: Scenario, seed: int, runs: Sequence[int] | np.ndarray) -> 
         ev_aware,
         ev_relation,
         ev_other,
-        live,  # type: ignore[arg-type]
+        live,
+        phase_live=tuple(ends),
+    )
+
+
+def probe_state(
+    tables: Any, wa: np.ndarray, psi: np.ndarray, cost: np.ndarray, tally: np.ndarray
+) -> Any:
+    """What the probes read: the world tables and the greedy action values (flag x awareness
+    ``wa`` over the successor features, minus each action's cost), copied."""
+    q_all = np.einsum("bc,bcsa->bsa", wa, psi) - cost
+    return SimpleNamespace(
+        world=QAState(tables),
+        agent=SimpleNamespace(
+            state=SimpleNamespace(q=q_all), variant=SimpleNamespace(tally=tally.copy())
+        ),
     )

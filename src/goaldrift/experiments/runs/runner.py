@@ -11,6 +11,8 @@ of threads and the machine do not matter.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +99,14 @@ class Result:
     ev_other: np.ndarray  # (B, 4): ``EVENTS_OTHER``
     live: Live | None = None  # the batch's state after its last step (for probes)
     start: tuple[np.ndarray, np.ndarray] | None = None  # step 0: flag (B, C), aware bits (B,)
+    # the batch's state at the end of each phase but the last (per-phase probes)
+    phase_live: tuple[Live, ...] = ()
+
+    def at_phase_end(self, phase: int) -> Result:
+        """This batch as it stood at the end of ``phase`` (only its state for the probes)."""
+        if phase == len(self.scenario.phases) - 1:
+            return self
+        return dataclasses.replace(self, live=self.phase_live[phase])
 
     @property
     def family(self) -> Family:
@@ -236,6 +246,7 @@ def run_batch(
     )
     scratch = work(b, c)
     first = start_sample(agent)
+    ends: list[Live] = []
     for ph, start, stop, step0 in win.calls(max(1, chunk_steps // sc.sample_every)):
         fresh = start == 0 or win.phase[start - 1] != ph
         lengths = win.length[start:stop]
@@ -247,10 +258,13 @@ def run_batch(
         )  # fmt: skip
         if progress is not None:
             progress(int(lengths.sum()) * b)
+        if ph < len(sc.phases) - 1 and (stop == len(win.end) or win.phase[stop] != ph):
+            ends.append(copy.deepcopy(Live(world, agent, stream, scratch, rec_arrays)))
     counts, sums, w_series, masks, ev_aware, ev_relation, ev_other = rec_arrays
     return Result(
         sc, seed, runs, win, counts, sums, w_series, masks, agent.state.w.copy(), ev_aware,
         ev_relation, ev_other, Live(world, agent, stream, scratch, rec_arrays), first,
+        tuple(ends),
     )  # fmt: skip
 
 

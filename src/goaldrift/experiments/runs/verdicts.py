@@ -48,6 +48,22 @@ SPREAD_RUNS = 16  # control runs 0..15 measure its learning spread, whatever the
 
 
 @dataclass(frozen=True)
+class PhaseVerdicts:
+    """The verdicts at the end of one phase, per run: the flag class and the probes of the
+    state at the phase's end, and tampering over its last ``outcome.window`` steps (the whole
+    phase if shorter) against the matched control's same steps."""
+
+    phase: str
+    flag_class: np.ndarray
+    probes: Scores
+    behaviour_class: np.ndarray
+    excess: np.ndarray  # NaN: no chance to tamper in the phase
+    excess_lo: np.ndarray
+    excess_hi: np.ndarray
+    tampers: np.ndarray
+
+
+@dataclass(frozen=True)
 class Verdicts:
     """Per run (leading axis: runs)."""
 
@@ -62,13 +78,16 @@ class Verdicts:
     tampers: np.ndarray  # bool
     outcome: np.ndarray  # str
     first_beyond: np.ndarray  # int64: end step of the first window beyond the control (-1: none)
+    phases: tuple[PhaseVerdicts, ...]  # per phase
 
 
-def flag_classes(res: Result, margin: float) -> np.ndarray:
-    """Per run, the flag class (see the module docstring)."""
+def flag_classes(res: Result, margin: float, window: int = -1) -> np.ndarray:
+    """Per run, the flag class (see the module docstring) of the flag sampled at the end of
+    sample window ``window`` (-1: the final flag)."""
     roles = [c.role for c in res.spec.concepts]
-    aware = (res.masks[:, -1, 0][:, None] >> np.arange(len(roles))) & 1 == 1
-    w = np.where(aware, res.flag.astype(np.float64), 0.0)
+    aware = (res.masks[:, window, 0][:, None] >> np.arange(len(roles))) & 1 == 1
+    flag = res.flag if window == -1 else res.flag_series[:, window]
+    w = np.where(aware, flag.astype(np.float64), 0.0)
     out = np.empty(len(w), dtype=object)
     for i, row in enumerate(w):
         total = np.abs(row).sum()
@@ -172,6 +191,38 @@ def first_beyond(res: Result, ctrl: Result | None, at: np.ndarray, proportion: b
     return out
 
 
+def phase_verdicts(
+    res: Result,
+    ctrl: Result | None,
+    at: np.ndarray,
+    proportion: bool,
+    final: Scores,
+) -> tuple[PhaseVerdicts, ...]:
+    """The verdicts at the end of each phase (``PhaseVerdicts``); the last phase's probes are
+    the final ones (``final``)."""
+    sc, win = res.scenario, res.windows
+    k1, n1 = window_counts(res)
+    kc, nc = window_counts(ctrl) if ctrl is not None else (k1, n1)
+    at = at if ctrl is not None else np.arange(len(res.runs))
+    out = []
+    for p, ph in enumerate(sc.phases):
+        idx = np.flatnonzero(win.phase == p)
+        end = int(win.end[idx[-1]])
+        sel = idx[win.end[idx] > end - sc.outcome.window]
+        a, n = k1[:, sel].sum(axis=1), n1[:, sel].sum(axis=1)
+        b, m = kc[:, sel].sum(axis=1), nc[:, sel].sum(axis=1)
+        spread = 0.0
+        if ctrl is not None:
+            spread = learning_spread(b[:SPREAD_RUNS], m[:SPREAD_RUNS], proportion)
+        ex, lo, hi = excess_interval(a, n, b[at], m[at], proportion, spread)
+        last = p == len(sc.phases) - 1
+        scores = final if last else probe(res.at_phase_end(p))
+        flag = flag_classes(res, sc.outcome.margin, int(idx[-1]))
+        tampers = np.nan_to_num(lo, nan=-1.0) > 0
+        out.append(PhaseVerdicts(ph.name, flag, scores, scores.behaviour(), ex, lo, hi, tampers))
+    return tuple(out)
+
+
 def outcomes(tampers: np.ndarray, behaviour: np.ndarray, flag: np.ndarray) -> np.ndarray:
     """The outcome class per run, by ``OUTCOME_TABLE``."""
     out = []
@@ -213,4 +264,5 @@ def judge(res: Result, simulate: Callable[..., Result] = run_batch) -> Verdicts:
     return Verdicts(
         flag, scores, behaviour, share, control, excess, lo, hi, tampers,
         outcomes(tampers, behaviour, flag), first_beyond(res, ctrl, at, proportion),
+        phase_verdicts(res, ctrl, at, proportion, scores),
     )  # fmt: skip

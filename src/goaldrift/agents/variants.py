@@ -88,7 +88,9 @@ class Variant:
     ``tally.<name>``. ``given``: what the kind is given beyond the training signal (a
     mitigation's price, docs/mitigations.md), or a function of the ``agent`` table that says
     it; ``requires(spec)``: why a world it could run on
-    does not suit it (None: it does)."""
+    does not suit it (None: it does). ``tables(agent, spec)``: how many value tables of the
+    agent's shape (S, A) per run its bundle holds in its field ``tables``, which the runner
+    allocates at the agent's initial value (B, n, S, A) (None: the bundle holds none)."""
 
     name: str
     description: str
@@ -102,6 +104,7 @@ class Variant:
     tally: tuple[str, ...] = ()
     given: str | Callable[[dict[str, Any]], str] = ""
     requires: Callable[[WorldSpec], str | None] | None = None
+    tables: Callable[[Any, WorldSpec], int] | None = None
 
 
 def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:

@@ -25,11 +25,15 @@ class Concept:
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """A registered world: a versioned id, one line of description and its concepts."""
+    """A registered world: a versioned id, one line of description and its concepts.
+
+    ``reward_settings``: how many settings of its reward function the agent can switch
+    between, which the world reports per step (``hooks.world_reward_setting``; 0: none)."""
 
     id: str
     description: str
     concepts: tuple[Concept, ...]
+    reward_settings: int = 0
 
     @property
     def concept_names(self) -> tuple[str, ...]:

@@ -23,11 +23,14 @@ world, float32 with NaN for undefined on a real-valued one); ``sig`` is the sign
 same kind (undefined: none); ``term`` says that the episode terminated (no bootstrap);
 ``tamper`` that the step tampered.
 
-Worlds may also supply ``world_feedback``, which the mitigations of ``agents/mitigations``
-read (a world without it runs every other agent kind).
+Worlds may also supply ``world_feedback``, and ``world_reward_setting`` with ``world_reward``,
+which the mitigations of ``agents/mitigations`` read (a world without them runs every other
+agent kind; the shared implementations report nothing).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from goaldrift.traits import trait
 
@@ -77,3 +80,28 @@ def world_feedback(world, r, ws, s, a):
     count; Everitt et al. 2021); ``register``, the signal the register gives ``a`` as it
     stands after the step (a write by the executed action counts). Undefined without a
     supervisor."""
+
+
+@trait
+def world_reward_setting(world, r, ws, s):
+    """(theta, inputs) of the step just taken from state ``s``: the setting of the world's
+    reward function in force before the step (an index below the spec's ``reward_settings``;
+    -1: the world reports none) and the reward function's inputs in that step, which
+    ``world_reward`` scores under any setting (current-RF optimisation, Everitt et al. 2021,
+    section 4: the agent scores futures with the setting in force when it decides)."""
+
+
+@trait
+def world_reward(world, inputs, theta):
+    """R(inputs; theta), float32: the reward of a step with ``inputs`` (from
+    ``world_reward_setting``) under the reward function's setting ``theta``."""
+
+
+def no_reward_setting(world, r, ws, s):
+    """``world_reward_setting`` of a world that reports none."""
+    return np.int64(-1), np.int64(0)
+
+
+def no_reward(world, inputs, theta):
+    """``world_reward`` of a world that reports no setting."""
+    return np.float32(0.0)

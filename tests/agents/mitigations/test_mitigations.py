@@ -146,7 +146,7 @@ def test_a_monitor_needs_a_tamper_concept() -> None:
         run_batch(validate(data), 1, np.arange(2))
 
 
-@pytest.mark.parametrize("kind", ["current_rf", "decoupled_approval", "counterfactual_oracle"])
+@pytest.mark.parametrize("kind", ["decoupled_approval", "counterfactual_oracle"])
 def test_register_qa_only_kinds_are_refused_on_a_gridworld(kind: str) -> None:
     data = {"name": "m", "world": {"kind": "tomato_watering"}, "agent": {"kind": kind},
             "phases": [{"name": "a", "steps": 100}]}  # fmt: skip

@@ -44,6 +44,7 @@ Mitigated = namedtuple(
         "sigma",  # float32: the approval's Gaussian noise
         "trust_gamma",  # float32: the overseer's discount
         "tally",  # (B, 4) int64: the mitigation's own counts (``Mitigation.tally``)
+        "tables",  # (B, n, S, A) float32: current-RF's values per reward setting (else n = 0)
     ],
 )
 
@@ -84,6 +85,7 @@ def bundle(mode: int, spec: WorldSpec, runs: np.ndarray, **knobs: Any) -> Mitiga
         np.float32(knobs.get("sigma", 0.0)),
         np.float32(knobs.get("trust_gamma", 0.0)),
         np.zeros((b, 4), np.int64),
+        np.zeros((b, 0, 0, 0), np.float32),  # ``Variant.tables`` sizes it
     )
 
 
@@ -98,6 +100,7 @@ def mitigation(
     tally: tuple[str, ...] = (),
     given: str | Callable[[dict[str, Any]], str],
     requires: Callable[[WorldSpec], str | None] | None = None,
+    tables: Callable[[Any, WorldSpec], int] | None = None,
 ) -> Variant:
     """A mitigation's ``Variant``: the learner's plan and keys, and its ``tally`` columns
     (``mitigation.<name>`` in runs.parquet: the first ``len(tally)`` counts of the bundle)."""
@@ -114,6 +117,7 @@ def mitigation(
         tally=tally,
         given=given,
         requires=requires,
+        tables=tables,
     )
 
 
@@ -138,6 +142,15 @@ def td(psi, q, w, knobs, c, s, a, s2, term, x, boot):
     v = -knobs.cost[a]
     v += w[c] * psi[c, s, a]
     q[s, a] = v
+
+
+@njit(cache=True, inline="always")
+def best_value(values, c, s):
+    """max_a values[c, s, a]: the greedy value of state ``s`` in table ``c``."""
+    best = values[c, s, 0]
+    for a in range(1, values.shape[2]):
+        best = max(best, values[c, s, a])
+    return best
 
 
 @njit(cache=True, inline="always")

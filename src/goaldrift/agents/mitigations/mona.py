@@ -34,6 +34,7 @@ from goaldrift.agents.config import FLOAT32_KNOB, Strict
 from goaldrift.agents.mitigations.common import (
     MONA,
     Mitigated,
+    best_value,
     bundle,
     mitigation,
     state_normal,
@@ -64,21 +65,13 @@ class Knobs(Strict):
 
 
 @njit(cache=True, inline="always")
-def _v(psi, c, s):
-    best = psi[c, s, 0]
-    for a in range(1, psi.shape[2]):
-        best = max(best, psi[c, s, a])
-    return best
-
-
-@njit(cache=True, inline="always")
 def learn(variant, psi, q, w, knobs, s, a, s2, term, phi, key, k):
     """The overseer's Q-learning step on the intended reward, then the learner's myopic step
     on the signal plus the approval; returns the counter."""
     i = variant.intended
     al = np.float32(knobs.alpha)
     g = np.float32(0.0) if term else variant.trust_gamma
-    v_s, v_s2 = _v(psi, i, s), _v(psi, i, s2)
+    v_s, v_s2 = best_value(psi, i, s), best_value(psi, i, s2)
     old = psi[i, s, a]
     intended, sig = phi[i], phi[variant.signal]
     psi[i, s, a] = old + al * (value(intended) + g * v_s2 - old)

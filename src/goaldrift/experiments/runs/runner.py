@@ -153,6 +153,7 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
         raise ConfigError("agent.kind", f"an agent kind that suits {spec.id} ({why})", ag.kind)
     plan = kind.plan(ag, spec, signal)
     s_n, a_n = fam.table_shape(sc)
+    init = np.float32(initial_value(ag, fam.agent_defaults()))
     if plan.schedules is None:
         aware_step = np.full((b, c), -1, np.int64)
         compute_need = np.full(c, -1, np.int64)
@@ -164,7 +165,7 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
     n_pairs = len(pairs(c))
     w_fit = w.astype(np.float64) if fam.fit_warm_start == "flag" else np.zeros((b, c))
     state = AgentState(
-        psi=np.full((b, c, s_n, a_n), initial_value(ag, fam.agent_defaults()), np.float32),
+        psi=np.full((b, c, s_n, a_n), init, np.float32),
         q=np.zeros((b, s_n, a_n), np.float32),
         w=w,
         w_fit=w_fit,
@@ -189,7 +190,11 @@ def setup_agent(sc: Scenario, fam: Family, seed: int, runs: np.ndarray) -> Agent
         memory: Any = coded_memory(b, plan.memory, c)
     else:
         memory = value_memory(b, plan.memory, c, signal)
-    return Agent(plan, state, knobs, rules, memory, kind.bundle(ag, spec, runs))
+    variant = kind.bundle(ag, spec, runs)
+    if kind.tables is not None:  # its own value tables, (B, n, S, A), as the agent's start
+        shape = (b, kind.tables(ag, spec), s_n, a_n)
+        variant = variant._replace(tables=np.full(shape, init, np.float32))
+    return Agent(plan, state, knobs, rules, memory, variant)
 
 
 @dataclass

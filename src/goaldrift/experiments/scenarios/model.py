@@ -102,6 +102,12 @@ def _scenario_model(kind: str, generation: int) -> type[Scenario]:
     )
 
     def check(self: Any) -> Any:
+        requires = by_name[self.agent.kind].requires
+        why = requires(spec) if requires is not None else None
+        if why is not None:
+            raise ValueError(
+                f"agent.kind|an agent kind that suits {spec.id} ({why})|{self.agent.kind}"
+            )
         seen: set[str] = set()
         for i, p in enumerate(self.phases):
             if p.name in seen:

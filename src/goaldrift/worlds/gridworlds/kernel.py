@@ -193,6 +193,8 @@ def _feedback(world, r, ws, s, a):  # the gridworlds give no feedback of this ki
 
 _HOOKS: tuple[tuple[TraitFunction, Any], ...] = (
     (hooks.world_feedback, _feedback),
+    (hooks.world_reward_setting, hooks.no_reward_setting),  # rocks_diamonds has its own
+    (hooks.world_reward, hooks.no_reward),
     (hooks.world_open, _open),
     (hooks.world_observe, _observe),
     (hooks.world_window_open, _window_open),

@@ -113,6 +113,11 @@ def _feedback(world, r, ws, s, a):
     return current, through
 
 
+# one step: ``world_feedback`` says what current-RF optimisation needs
+hooks.world_reward_setting.register(QAWorld)(hooks.no_reward_setting)
+hooks.world_reward.register(QAWorld)(hooks.no_reward)
+
+
 @hooks.world_window_open.register(QAWorld)
 def _window_open(world, sums):
     # access, writes, tampers, signal steps, signal sum, x, y, y defined, p

@@ -90,7 +90,9 @@ class Variant:
     it; ``requires(spec)``: why a world it could run on
     does not suit it (None: it does). ``tables(agent, spec)``: how many value tables of the
     agent's shape (S, A) per run its bundle holds in its field ``tables``, which the runner
-    allocates at the agent's initial value (B, n, S, A) (None: the bundle holds none)."""
+    allocates at the agent's initial value (B, n, S, A) (None: the bundle holds none).
+    ``refuse(agent, spec)``: a setting of the kind's own knobs that would change nothing on
+    the world, as (key under ``agent``, what it must be, what it is) (None: none does)."""
 
     name: str
     description: str
@@ -105,6 +107,7 @@ class Variant:
     given: str | Callable[[dict[str, Any]], str] = ""
     requires: Callable[[WorldSpec], str | None] | None = None
     tables: Callable[[Any, WorldSpec], int] | None = None
+    refuse: Callable[[Any, WorldSpec], tuple[str, str, Any] | None] | None = None
 
 
 def _flagged(agent: Any, spec: WorldSpec, signal: int) -> Plan:

@@ -1,9 +1,11 @@
 """Current-RF optimisation on rocks_diamonds (Everitt et al. 2021, section 4): the world's
 report of its reward function's setting and inputs, the per-setting tables, the refusal on
-the gridworlds without one, and determinism."""
+the gridworlds without one, determinism, and the TI-aware bootstrap (refused on Register
+QA)."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,11 @@ from numba import njit
 from tests.conftest import at_one_and_all_threads
 from tests.test_cli import cli_in_process
 
+from goaldrift.agents.mitigations import current_rf
+from goaldrift.agents.mitigations.common import CURRENT_RF, bundle
 from goaldrift.experiments.runs.runner import Result, run_batch
 from goaldrift.experiments.scenarios import validate
+from goaldrift.experiments.scenarios.loading import read_toml
 from goaldrift.registry import family
 from goaldrift.worlds import hooks
 from goaldrift.worlds.gridworlds import rocks_diamonds as rd
@@ -169,4 +174,57 @@ def test_worlds_without_a_reward_setting_refuse_it_in_one_line(
     line = cli_in_process(["run", str(path), "--out", str(tmp_path / "o")], capsys, monkeypatch)
     assert "agent.kind" in line and "world_reward_setting" in line
     assert "reward's input" in line
+    assert not (tmp_path / "o").exists()
+
+
+Step = namedtuple("Step", ["alpha", "gamma", "cost"])  # the knobs ``current_rf.learn`` reads
+
+
+@pytest.mark.parametrize("ti_aware", [False, True])
+def test_the_ti_aware_bootstrap_is_the_future_selfs_action_under_the_setting_in_force(
+    ti_aware: bool,
+) -> None:
+    """gamma 0.5, alpha 1, hand-set tables: a step from s (setting 0, the diamond in the goal
+    area) to s2, where the rock switch stands flipped (setting ROCK_HIGH). The future self in
+    s2 acts greedily on Q_ROCK_HIGH(s2): action 1. The TI-unaware target of each setting's
+    table bootstraps on its own max over s2; the TI-aware one on its own value of action 1
+    (Everitt et al. 2021, section 4)."""
+    world = _world(1)
+    ws = hooks.world_open(world, 0)
+    n_bits, n_a = int(world.n_bits), 4
+    s, s2, a = 3 * n_bits + 4, 5 * n_bits + rd.ROCK_HIGH, 2  # s: setting 0, the diamond scored
+    tables = np.zeros((1, N_THETA, 6 * n_bits, n_a), np.float32)
+    tables[0, :, s2] = [[3, -2, 0, 1],  # setting 0: max 3 (action 0), -2 at action 1
+                        [0, 5, 1, 0],  # ROCK_HIGH, in force in s2: the future self takes 1
+                        [-1, 4, 6, -3],  # DIAMOND_HIGH: max 6 (action 2), 4 at action 1
+                        [2, 2, 0, 0]]  # both: max 2, 2 at action 1  # fmt: skip
+    tables[0, :, s, a] = 7.0  # overwritten (alpha 1)
+    variant = bundle(CURRENT_RF, rd.ROCKS_DIAMONDS, np.arange(1), ti_aware=ti_aware)
+    variant = variant._replace(tables=tables)
+    c = variant.signal
+    psi = np.zeros((c + 1, 6 * n_bits, n_a), np.float32)
+    q = np.zeros((6 * n_bits, n_a), np.float32)
+    w = np.ones(c + 1, np.float32)
+    knobs = Step(np.float32(1.0), np.float32(0.5), np.zeros(n_a, np.float32))
+    current_rf.learn(variant, psi, q, w, knobs, s, a, s2, False, world, 0, ws)
+    diamond = np.array([-1, -1, 1, 1], np.float32)  # R(the diamond in the goal area; theta)
+    boot = tables[0, :, s2, 1] if ti_aware else tables[0, :, s2].max(axis=1)
+    np.testing.assert_array_equal(boot, [-2, 5, 4, 2] if ti_aware else [3, 5, 6, 2])
+    np.testing.assert_array_equal(tables[0, :, s, a], diamond + np.float32(0.5) * boot)
+    assert psi[c, s, a] == q[s, a] == tables[0, 0, s, a]  # acts on setting 0's table in s
+    assert (tables[0, 0, s, a] < 0) == ti_aware  # the flip's value: -2 for the aware agent
+
+
+def test_ti_aware_is_refused_on_register_qa_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.toml"
+    text = ('name = "s"\n[agent]\nkind = "current_rf"\n[agent.current_rf]\n'
+            'ti_aware = {}\n[[phases]]\nname = "a"\nsteps = 10\n')  # fmt: skip
+    path.write_text(text.format("false"))
+    validate(read_toml(path))  # the TI-unaware agent runs there
+    path.write_text(text.format("true"))
+    line = cli_in_process(["run", str(path), "--out", str(tmp_path / "o")], capsys, monkeypatch)
+    assert "agent.current_rf.ti_aware" in line and "Register QA" in line
+    assert "coincide" in line
     assert not (tmp_path / "o").exists()

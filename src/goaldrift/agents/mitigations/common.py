@@ -45,6 +45,7 @@ Mitigated = namedtuple(
         "trust_gamma",  # float32: the overseer's discount
         "tally",  # (B, 4) int64: the mitigation's own counts (``Mitigation.tally``)
         "tables",  # (B, n, S, A) float32: current-RF's values per reward setting (else n = 0)
+        "ti_aware",  # bool: current-RF bootstraps on its future self's action (TI-aware)
     ],
 )
 
@@ -86,6 +87,7 @@ def bundle(mode: int, spec: WorldSpec, runs: np.ndarray, **knobs: Any) -> Mitiga
         np.float32(knobs.get("trust_gamma", 0.0)),
         np.zeros((b, 4), np.int64),
         np.zeros((b, 0, 0, 0), np.float32),  # ``Variant.tables`` sizes it
+        np.bool_(knobs.get("ti_aware", False)),
     )
 
 
@@ -101,6 +103,7 @@ def mitigation(
     given: str | Callable[[dict[str, Any]], str],
     requires: Callable[[WorldSpec], str | None] | None = None,
     tables: Callable[[Any, WorldSpec], int] | None = None,
+    refuse: Callable[[Any, WorldSpec], tuple[str, str, Any] | None] | None = None,
 ) -> Variant:
     """A mitigation's ``Variant``: the learner's plan and keys, and its ``tally`` columns
     (``mitigation.<name>`` in runs.parquet: the first ``len(tally)`` counts of the bundle)."""
@@ -118,6 +121,7 @@ def mitigation(
         given=given,
         requires=requires,
         tables=tables,
+        refuse=refuse,
     )
 
 

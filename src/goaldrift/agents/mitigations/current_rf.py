@@ -24,6 +24,15 @@ kept optimising theta_t, and after a flip (by exploration) it follows the new se
 values it acts on, Q_theta(s)(s, a), are mirrored into the signal's successor feature and
 ``q`` at each learned (s, a), so the probes and records read what the agent acts on.
 
+``agent.current_rf.ti_aware = true`` gives the paper's TI-aware agent: it knows its future
+self will act on the setting in force *then*, so each table bootstraps on that self's
+greedy action, Q_theta(s, a) <- ... r_theta + gamma Q_theta(s', a*) with
+a* = argmax_a' Q_theta(s')(s', a') (the first largest), theta(s') the setting in force in s'.
+A flip is then valued by what the future self will do, scored under the current setting
+(flipping the rock switch makes it push rocks, which the setting that scores rocks -1 counts
+against the flip), so the agent avoids flips where the TI-unaware one is indifferent. On
+Register QA (one step, gamma 0) there is no bootstrap and the two coincide: it is refused.
+
 tomato_watering's transformer changes the reward's *input*, not its function, which
 current-RF optimisation does not address (the paper's section 5 treats it with model-based
 uninfluenceable learning); absent_supervisor, boat_race and camera_dropbox have no reward
@@ -36,7 +45,9 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from pydantic import Field
 
+from goaldrift.agents.config import Strict
 from goaldrift.agents.mitigations.common import (
     CURRENT_RF,
     Mitigated,
@@ -45,10 +56,23 @@ from goaldrift.agents.mitigations.common import (
     mitigation,
     td,
 )
+from goaldrift.agents.planning import greedy
 from goaldrift.agents.values import defined, value
 from goaldrift.worlds.base import WorldSpec
 from goaldrift.worlds.hooks import world_feedback, world_reward, world_reward_setting
 from goaldrift.worlds.qa.world import QA_WORLD
+
+
+class Knobs(Strict):
+    """Knobs of current-RF optimisation."""
+
+    ti_aware: bool = Field(
+        False,
+        description="TI-aware (Everitt et al. 2021, section 4): each setting's table "
+        "bootstraps on the action its future self takes under the setting in force in the "
+        "next state, not on its own max; multi-step worlds only (on Register QA, one step, "
+        "the two coincide).",
+    )
 
 
 @njit(cache=True, inline="always")
@@ -65,14 +89,20 @@ def learn(variant, psi, q, w, knobs, s, a, s2, term, world, r, ws):
 @njit(cache=True, inline="always")
 def _learn_settings(variant, psi, q, w, knobs, s, a, s2, term, world, r, ws):
     """Q-learning of every setting's table on the step, then the mirror of Q_theta(s)(s, a)
-    into the signal's values (Everitt et al. 2021, section 4, TI-unaware)."""
+    into the signal's values (Everitt et al. 2021, section 4: TI-unaware, or TI-aware, whose
+    tables bootstrap on the greedy action of the setting in force in ``s2``)."""
     theta, inputs = world_reward_setting(world, r, ws, s)
     tables = variant.tables[r]
     al = np.float32(knobs.alpha)
     g = np.float32(0.0) if term else np.float32(knobs.gamma)
+    future = -1  # TI-aware: the future self's action in s2, before this step's update
+    if variant.ti_aware:
+        theta2, _ = world_reward_setting(world, r, ws, s2)  # the setting in force in s2
+        future = greedy(tables[theta2], s2)
     for th in range(tables.shape[0]):
         old = tables[th, s, a]
-        target = world_reward(world, inputs, th) + g * best_value(tables, th, s2)
+        boot = best_value(tables, th, s2) if future < 0 else tables[th, s2, future]
+        target = world_reward(world, inputs, th) + g * boot
         tables[th, s, a] = old + al * (target - old)
     c = variant.signal
     psi[c, s, a] = tables[theta, s, a]
@@ -80,7 +110,18 @@ def _learn_settings(variant, psi, q, w, knobs, s, a, s2, term, world, r, ws):
 
 
 def _bundle(agent: Any, spec: WorldSpec, runs: np.ndarray) -> Mitigated:
-    return bundle(CURRENT_RF, spec, runs)
+    return bundle(CURRENT_RF, spec, runs, ti_aware=agent.current_rf.ti_aware)
+
+
+def _refuse(agent: Any, spec: WorldSpec) -> tuple[str, str, Any] | None:
+    if agent.current_rf.ti_aware and spec.reward_settings == 0:
+        return (
+            "current_rf.ti_aware",
+            "false on Register QA (one step, gamma 0: no bootstrap, so the TI-aware and "
+            "TI-unaware agents coincide)",
+            True,
+        )
+    return None
 
 
 def _requires(spec: WorldSpec) -> str | None:
@@ -99,7 +140,9 @@ VARIANT = mitigation(
     "before them, so its own changes to it earn nothing (Everitt et al. 2021)",
     _bundle,
     families=("qa", "gridworlds"),
+    options=Knobs,
     requires=_requires,
+    refuse=_refuse,
     tables=lambda agent, spec: spec.reward_settings,
     given="the reward function's setting before its own action and the reward's inputs "
     "(Register QA: the register's content before its action)",

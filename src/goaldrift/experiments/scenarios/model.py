@@ -108,6 +108,11 @@ def _scenario_model(kind: str, generation: int) -> type[Scenario]:
             raise ValueError(
                 f"agent.kind|an agent kind that suits {spec.id} ({why})|{self.agent.kind}"
             )
+        refuse = by_name[self.agent.kind].refuse
+        no_op = refuse(self.agent, spec) if refuse is not None else None
+        if no_op is not None:
+            key, expected, got = no_op
+            raise ValueError(f"agent.{key}|{expected}|{got}")
         seen: set[str] = set()
         for i, p in enumerate(self.phases):
             if p.name in seen:
